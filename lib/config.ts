@@ -1,0 +1,88 @@
+/**
+ * The command-line contract shared by every entry point: the port as the first plain argument (as in the
+ * book) or `--port`, `--host`, `--distributor HOST:PORT` (or PILCROW_DISTRIBUTOR), `--log human|json`
+ * (or PILCROW_LOG) and `--log-level` (or PILCROW_LOG_LEVEL). Parsed with node:util parseArgs.
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { type LogFormat, type LogLevel, parseLogFormat, parseLogLevel } from "./log.ts";
+import { commandLineArguments, environment } from "./runtime/mod.ts";
+
+export const DEFAULT_HOST = "127.0.0.1";
+export const DEFAULT_DISTRIBUTOR = "127.0.0.1:9000";
+
+export interface Endpoint {
+  hostname: string;
+  port: number;
+}
+
+export interface CommonConfig {
+  port: number;
+  host: string;
+  distributor: Endpoint;
+  logFormat: LogFormat;
+  logLevel: LogLevel;
+  /** Every parsed flag, including those the entry point declared for itself. */
+  values: Record<string, string | boolean | undefined>;
+}
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+const COMMON_OPTIONS: Options = {
+  port: { type: "string", short: "p" },
+  host: { type: "string" },
+  distributor: { type: "string" },
+  log: { type: "string" },
+  "log-level": { type: "string" },
+};
+
+export function parseCommandLine(
+  defaultPort: number,
+  extraOptions: Options = {},
+  args: string[] = commandLineArguments(),
+): CommonConfig {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { ...COMMON_OPTIONS, ...extraOptions }, allowPositionals: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length > 1) throw new UsageError(`unexpected arguments: ${positionals.slice(1).join(" ")}`);
+  const portText = (values.port as string | undefined) ?? positionals[0];
+  try {
+    return {
+      port: portText === undefined ? defaultPort : parsePort(portText, "port"),
+      host: (values.host as string | undefined) ?? DEFAULT_HOST,
+      distributor: parseEndpoint(
+        (values.distributor as string | undefined) ?? environment("PILCROW_DISTRIBUTOR") ?? DEFAULT_DISTRIBUTOR,
+      ),
+      logFormat: parseLogFormat((values.log as string | undefined) ?? environment("PILCROW_LOG")),
+      logLevel: parseLogLevel((values["log-level"] as string | undefined) ?? environment("PILCROW_LOG_LEVEL")),
+      values: values as CommonConfig["values"],
+    };
+  } catch (error) {
+    throw error instanceof UsageError ? error : new UsageError((error as Error).message);
+  }
+}
+
+/** 0 is allowed: the system picks a free port, which the `listen` line then reports. */
+export function parsePort(text: string, what: string): number {
+  const port = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(port >= 0 && port <= 65535)) throw new UsageError(`${what} must be a number from 0 to 65535, not ${text}`);
+  return port;
+}
+
+/** `HOST:PORT`, `[IPv6]:PORT`, or a bare `PORT` on 127.0.0.1. */
+export function parseEndpoint(text: string): Endpoint {
+  const bracketed = /^\[([^\]]+)\]:(\d+)$/.exec(text);
+  if (bracketed) return { hostname: bracketed[1], port: parsePort(bracketed[2], "distributor port") };
+  const colon = text.lastIndexOf(":");
+  if (colon === -1) return { hostname: DEFAULT_HOST, port: parsePort(text, "distributor port") };
+  const hostname = text.slice(0, colon);
+  if (hostname === "" || hostname.includes(":")) throw new UsageError(`expected HOST:PORT, not ${text}`);
+  return { hostname, port: parsePort(text.slice(colon + 1), "distributor port") };
+}

@@ -1,0 +1,56 @@
+/**
+ * Process-level facilities. node:process and node:child_process behave the same on all three runtimes,
+ * so only the command that runs a TypeScript file differs.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import process from "node:process";
+import { type RuntimeName, runtimeName } from "./detect.ts";
+
+export function commandLineArguments(): string[] {
+  return process.argv.slice(2);
+}
+
+export function environment(name: string): string | undefined {
+  return process.env[name];
+}
+
+export function onShutdownSignal(handler: (signal: "SIGINT" | "SIGTERM") => void): void {
+  process.on("SIGINT", () => handler("SIGINT"));
+  process.on("SIGTERM", () => handler("SIGTERM"));
+}
+
+export function exit(code: number): never {
+  process.exit(code);
+}
+
+/** The argv that runs `file` (a .ts entry point) on `runtime`: what the launcher and the tests spawn. */
+export function runtimeCommand(runtime: RuntimeName, file: string, args: string[] = []): string[] {
+  switch (runtime) {
+    case "bun":
+      return [binary("bun"), "run", file, ...args];
+    case "deno":
+      return [binary("deno"), "run", "-A", file, ...args];
+    case "node":
+      return [nodeBinary(), "--import", "tsx", file, ...args];
+  }
+}
+
+/** The runtime's own binary when we are on it, else the one npm installed (bun and deno are devDependencies). */
+function binary(name: "bun" | "deno"): string {
+  if (runtimeName === name) return process.execPath;
+  const require = createRequire(import.meta.url);
+  const packageJson = require.resolve(`${name}/package.json`);
+  return packageJson.replace(/package\.json$/, name === "bun" ? "bin/bun.exe" : "deno");
+}
+
+function nodeBinary(): string {
+  return runtimeName === "node" ? process.execPath : "node";
+}
+
+export function spawnCommand(argv: string[], env: Record<string, string | undefined> = {}): ChildProcess {
+  return spawn(argv[0], argv.slice(1), {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}

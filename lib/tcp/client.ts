@@ -1,0 +1,161 @@
+/**
+ * The asking side: one connection to one peer, made at once and remade with back-off (capped at 3 s) while
+ * the client is open. Requests are matched to answers by `key`, many in flight at once, each with its own
+ * timeout; when the connection drops every request in flight fails at once instead of waiting it out.
+ */
+import type { Logger } from "../log.ts";
+import { tcpImplementation } from "../runtime/mod.ts";
+import type { TcpImplementation } from "../runtime/types.ts";
+import type { Packet } from "../wire/packet.ts";
+import { type ConnectionOptions, PacketConnection } from "./connection.ts";
+import { ConnectionLostError, NotConnectedError, RequestTimeoutError } from "./errors.ts";
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
+const FIRST_RETRY_MS = 100;
+const MAX_RETRY_MS = 3000;
+
+export interface PacketClientOptions extends ConnectionOptions {
+  hostname: string;
+  port: number;
+  log: Logger;
+  connectTimeoutMs?: number;
+  /** Runs on every (re)connection, before anything else is sent: where a node registers itself. */
+  connected?(client: PacketClient): void;
+  disconnected?(client: PacketClient, error?: Error): void;
+  /** Packets that answer no request in flight (notifications, or answers that came too late). */
+  unsolicited?(packet: Packet): void;
+  tcp?: TcpImplementation;
+}
+
+interface Pending {
+  resolve(packet: Packet): void;
+  reject(error: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class PacketClient {
+  readonly endpoint: string;
+  #options: PacketClientOptions;
+  #tcp: TcpImplementation;
+  #connection: PacketConnection | undefined;
+  #pending = new Map<number, Pending>();
+  #retryMs = FIRST_RETRY_MS;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #connecting = false;
+  #closed = false;
+
+  constructor(options: PacketClientOptions) {
+    this.#options = options;
+    this.#tcp = options.tcp ?? tcpImplementation();
+    this.endpoint = `${options.hostname}:${options.port}`;
+  }
+
+  get connected(): boolean {
+    return this.#connection !== undefined;
+  }
+
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  /** Starts connecting now; keeps reconnecting until `close`. */
+  open(): this {
+    void this.#connect();
+    return this;
+  }
+
+  send(packet: Packet): boolean {
+    return this.#connection?.send(packet) ?? false;
+  }
+
+  /** Sends a packet whose `key` is unique among this client's requests in flight and waits for its answer. */
+  request(packet: Packet & { key: number }, timeoutMs: number): Promise<Packet> {
+    const connection = this.#connection;
+    if (!connection) return Promise.reject(new NotConnectedError(this.endpoint));
+    if (this.#pending.has(packet.key)) return Promise.reject(new Error(`key ${packet.key} is already in flight`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(packet.key);
+        reject(new RequestTimeoutError(timeoutMs));
+      }, timeoutMs);
+      this.#pending.set(packet.key, { resolve, reject, timer });
+      connection.send(packet);
+    });
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    this.#connection?.destroy();
+    this.#failPending();
+  }
+
+  async #connect(): Promise<void> {
+    if (this.#closed || this.#connecting || this.#connection) return;
+    this.#connecting = true;
+    const { hostname, port, log } = this.#options;
+    try {
+      await this.#tcp.connect(
+        { hostname, port, timeoutMs: this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS },
+        (socket) =>
+          PacketConnection.handlers(
+            socket,
+            {
+              packet: (packet) => this.#onPacket(packet),
+              problem: (problem) => log.warn("bad frame from", this.endpoint, problem),
+              close: (_connection, error) => this.#onClose(error),
+            },
+            this.#options,
+            (connection) => this.#connection = connection,
+          ),
+      );
+    } catch (error) {
+      this.#connecting = false;
+      log.debug("connect failed", this.endpoint, (error as Error).message);
+      this.#scheduleReconnect();
+      return;
+    }
+    this.#connecting = false;
+    // Narrowing from the guard above does not survive the await: the connection may exist now.
+    if (this.#closed) return (this.#connection as PacketConnection | undefined)?.destroy();
+    this.#retryMs = FIRST_RETRY_MS;
+    this.#options.connected?.(this);
+  }
+
+  #onPacket(packet: Packet): void {
+    const key = packet.key;
+    const pending = typeof key === "number" ? this.#pending.get(key) : undefined;
+    if (!pending) return this.#options.unsolicited?.(packet);
+    this.#pending.delete(key as number);
+    clearTimeout(pending.timer);
+    pending.resolve(packet);
+  }
+
+  #onClose(error?: Error): void {
+    this.#connection = undefined;
+    this.#failPending();
+    this.#options.disconnected?.(this, error);
+    this.#scheduleReconnect();
+  }
+
+  #failPending(): void {
+    if (this.#pending.size === 0) return;
+    const lost = new ConnectionLostError(this.endpoint);
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const { reject, timer } of pending) {
+      clearTimeout(timer);
+      reject(lost);
+    }
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#closed || this.#retryTimer) return;
+    const delay = this.#retryMs;
+    this.#retryMs = Math.min(this.#retryMs * 2, MAX_RETRY_MS);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.#connect();
+    }, delay);
+  }
+}

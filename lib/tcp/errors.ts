@@ -1,0 +1,21 @@
+/** Why a request got no answer; the gateway maps each to its own HTTP status. */
+export class RequestTimeoutError extends Error {
+  override name = "RequestTimeoutError";
+  constructor(readonly timeoutMs: number) {
+    super(`no answer within ${timeoutMs} ms`);
+  }
+}
+
+export class ConnectionLostError extends Error {
+  override name = "ConnectionLostError";
+  constructor(readonly endpoint: string) {
+    super(`connection to ${endpoint} lost before the answer came`);
+  }
+}
+
+export class NotConnectedError extends Error {
+  override name = "NotConnectedError";
+  constructor(readonly endpoint: string) {
+    super(`not connected to ${endpoint}`);
+  }
+}
