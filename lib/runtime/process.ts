@@ -48,8 +48,13 @@ function nodeBinary(): string {
   return runtimeName === "node" ? process.execPath : "node";
 }
 
-export function spawnCommand(argv: string[], env: Record<string, string | undefined> = {}): ChildProcess {
+export function spawnCommand(
+  argv: string[],
+  env: Record<string, string | undefined> = {},
+  cwd?: string,
+): ChildProcess {
   return spawn(argv[0], argv.slice(1), {
+    cwd,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

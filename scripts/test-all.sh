@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole check, as `npm test` runs it: types (tsc and deno check), formatting (dprint), and the test
+# suite under Node (tsx), Bun and Deno. Every stage runs even when one fails; the exit code says whether all passed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bin=node_modules/.bin
+tests=(tests/*.test.ts)
+
+passed=0
+failed=()
+stage() {
+  local name=$1
+  shift
+  printf '\n=== %s: %s\n' "$name" "$*"
+  local started=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    printf '=== %s passed (%ss)\n' "$name" $((SECONDS - started))
+  else
+    failed+=("$name")
+    printf '=== %s FAILED (%ss)\n' "$name" $((SECONDS - started))
+  fi
+}
+
+stage tsc "$bin/tsc" --noEmit -p .
+stage "deno check" "$bin/deno" check mod.ts lib services tests
+stage dprint "$bin/dprint" check
+stage node "$bin/tsx" --test --test-concurrency=1 "${tests[@]}"
+stage bun "$bin/bun" test --timeout 120000 "${tests[@]/#/./}"
+stage deno "$bin/deno" test -A "${tests[@]}"
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then echo "failed stages: ${failed[*]}"; fi
+echo "stages: $passed passed, ${#failed[@]} failed"
+[ ${#failed[@]} -eq 0 ]

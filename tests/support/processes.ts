@@ -1,0 +1,153 @@
+/**
+ * Real processes for black-box tests: each entry point is started on the runtime under test (or the one
+ * PILCROW_TEST_RUNTIME names), on port 0 so the system picks a free port, which is read back from the
+ * process's own `listen` log line (JSON log format).
+ */
+import type { ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { runtimeCommand, type RuntimeName, runtimeName, spawnCommand } from "../../lib/runtime/mod.ts";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+export interface LogEntry {
+  level: string;
+  process: string;
+  event: string;
+  details: unknown[];
+}
+
+export interface StartOptions {
+  runtime?: RuntimeName;
+  env?: Record<string, string | undefined>;
+  /** Wait for the `listen` line (default true). */
+  waitForListen?: boolean;
+}
+
+export function testRuntime(): RuntimeName {
+  return (process.env.PILCROW_TEST_RUNTIME as RuntimeName | undefined) ?? runtimeName;
+}
+
+export class RunningProcess {
+  readonly entries: LogEntry[] = [];
+  readonly output: string[] = [];
+  port = 0;
+  #waiters = new Set<() => void>();
+  #exited: Promise<number | null>;
+  #hasExited = false;
+
+  constructor(readonly name: string, readonly child: ChildProcess) {
+    let buffered = "";
+    const onText = (text: string) => {
+      buffered += text;
+      const lines = buffered.split("\n");
+      buffered = lines.pop()!;
+      for (const line of lines) this.#onLine(line);
+    };
+    child.stdout!.setEncoding("utf8").on("data", onText);
+    child.stderr!.setEncoding("utf8").on("data", onText);
+    this.#exited = new Promise((resolve) =>
+      child.on("exit", (code) => {
+        this.#hasExited = true;
+        resolve(code);
+      })
+    );
+  }
+
+  get exited(): Promise<number | null> {
+    return this.#exited;
+  }
+
+  get running(): boolean {
+    return !this.#hasExited;
+  }
+
+  #onLine(line: string): void {
+    this.output.push(line);
+    if (line.startsWith("{")) {
+      try {
+        this.entries.push(JSON.parse(line));
+      } catch { /* not a log entry */ }
+    }
+    for (const wake of this.#waiters) wake();
+  }
+
+  /** Waits until a log entry satisfies the predicate; fails with the process's output if it does not. */
+  async waitFor(predicate: (entry: LogEntry) => boolean, timeoutMs = 10_000, from = 0): Promise<LogEntry> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.entries.slice(from).find(predicate);
+      if (found) return found;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || this.#hasExited) {
+        throw new Error(`${this.name}: expected log entry did not come. Output:\n${this.output.join("\n")}`);
+      }
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          this.#waiters.delete(wake);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(wake, Math.min(remaining, 200));
+        this.#waiters.add(wake);
+      });
+    }
+  }
+
+  waitForEvent(event: string, timeoutMs?: number, from?: number): Promise<LogEntry> {
+    return this.waitFor((entry) => entry.event === event, timeoutMs, from);
+  }
+
+  /** Through process.kill: Deno's ChildProcess.kill delivers only the first signal sent to a child. */
+  signal(signal: NodeJS.Signals): void {
+    if (this.#hasExited) return;
+    try {
+      process.kill(this.child.pid!, signal);
+    } catch { /* exited meanwhile */ }
+  }
+
+  /** Stops the process (SIGTERM, then SIGKILL after a grace period) and waits for it to exit. */
+  async stop(graceMs = 3000): Promise<number | null> {
+    if (this.#hasExited) return this.child.exitCode;
+    this.signal("SIGCONT");
+    this.signal("SIGTERM");
+    const timer = setTimeout(() => this.signal("SIGKILL"), graceMs);
+    const code = await this.#exited;
+    clearTimeout(timer);
+    return code;
+  }
+}
+
+export async function startProcess(
+  entry: string,
+  args: string[] = [],
+  options: StartOptions = {},
+): Promise<RunningProcess> {
+  const argv = runtimeCommand(options.runtime ?? testRuntime(), `${ROOT}services/${entry}`, args);
+  const child = spawnCommand(argv, { PILCROW_LOG: "json", ...options.env }, ROOT);
+  const running = new RunningProcess(entry.replace(/\.ts$/, ""), child);
+  if (options.waitForListen ?? true) {
+    const listen = await running.waitForEvent("listen", 30_000);
+    running.port = (listen.details[0] as { port: number }).port;
+  }
+  return running;
+}
+
+/** Stops every process given, in parallel, ignoring the ones already gone. */
+export async function stopAll(processes: (RunningProcess | undefined)[]): Promise<void> {
+  await Promise.all(processes.map((running) => running?.stop()));
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls until `check` returns a value that is not undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => T | undefined, timeoutMs = 10_000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(20);
+  }
+}
