@@ -27,15 +27,13 @@ export interface ConnectionOptions {
 export interface ConnectionEvents {
   packet(packet: Packet, connection: PacketConnection): void;
   /** A frame that was not a packet; after `frame-too-large` the connection is being closed. */
-  problem(problem: FrameProblem | OverflowProblem, connection: PacketConnection): void;
+  problem(problem: FrameProblem | ConnectionProblem, connection: PacketConnection): void;
   close(connection: PacketConnection, error?: Error): void;
 }
 
-export interface OverflowProblem {
-  kind: "peer-not-reading";
-  bufferedBytes: number;
-  limit: number;
-}
+export type ConnectionProblem =
+  | { kind: "peer-not-reading"; bufferedBytes: number; limit: number }
+  | { kind: "handler-failed"; message: string };
 
 export class PacketConnection {
   readonly remoteAddress: string;
@@ -59,7 +57,14 @@ export class PacketConnection {
     this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     this.#pauseReadsWhenBlocked = options.pauseReadsWhenBlocked ?? false;
     this.#decoder = new FrameDecoder({
-      packet: (packet) => this.#events.packet(packet, this),
+      packet: (packet) => {
+        // A handler that throws must cost only its own packet, not the rest of the chunk or the process.
+        try {
+          this.#events.packet(packet, this);
+        } catch (error) {
+          this.#events.problem({ kind: "handler-failed", message: (error as Error).message }, this);
+        }
+      },
       problem: (problem) => {
         this.#events.problem(problem, this);
         if (problem.kind === "frame-too-large") this.destroy();
