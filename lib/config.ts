@@ -86,3 +86,11 @@ export function parseEndpoint(text: string): Endpoint {
   if (hostname === "" || hostname.includes(":")) throw new UsageError(`expected HOST:PORT, not ${text}`);
   return { hostname, port: parsePort(text.slice(colon + 1), "distributor port") };
 }
+
+export function parsePositiveInteger(text: string, what: string): number {
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(value > 0 && Number.isSafeInteger(value))) {
+    throw new UsageError(`${what} must be a positive whole number, not ${text}`);
+  }
+  return value;
+}

@@ -34,6 +34,10 @@ export async function runMain(
   try {
     running = await start(config, log);
   } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${name}: ${error.message}\n`);
+      return exit(2);
+    }
     log.error("failed to start", (error as Error).message);
     return exit(1);
   }

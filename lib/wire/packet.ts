@@ -4,7 +4,7 @@ export type Method = "GET" | "POST" | "PUT" | "DELETE";
 export interface Packet {
   uri?: string;
   method?: string;
-  key?: number;
+  key?: unknown;
   params?: unknown;
   [field: string]: unknown;
 }

@@ -1,0 +1,88 @@
+/**
+ * The gateway's Hono app (SPEC §4): one catch-all route that turns `METHOD /path` into a packet for a live
+ * instance serving `METHOD/path`, and the service's answer into a 200 JSON body. The gateway's own failures
+ * get their HTTP status and a JSON body in the book's shape: `{errorcode: 1, errormessage}`.
+ */
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { Logger } from "../log.ts";
+import { ConnectionLostError, NotConnectedError, RequestTimeoutError } from "../tcp/errors.ts";
+import { type Instance, type InstancePool, NO_LIVE_INSTANCE, UNKNOWN_ROUTE } from "./instances.ts";
+import { BadRequest, readParams } from "./params.ts";
+
+export const DEFAULT_TIMEOUT_MS = 5000;
+/** With `¶` escaped as 6 bytes, a body this size stays under the services' 1 MiB frame limit. */
+export const DEFAULT_BODY_LIMIT_BYTES = 128 * 1024;
+
+export interface GatewayAppOptions {
+  pool: InstancePool;
+  log: Logger;
+  timeoutMs?: number;
+  bodyLimitBytes?: number;
+}
+
+function problem(c: Context, status: ContentfulStatusCode, errormessage: string): Response {
+  return c.json({ errorcode: 1, errormessage }, status);
+}
+
+export function gatewayApp(options: GatewayAppOptions): Hono {
+  const { pool, log } = options;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const maxSize = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+  // Keys count up from 0 per gateway process, across all routes (SPEC §6).
+  let nextKey = 0;
+
+  const app = new Hono();
+  app.use(requestId());
+  app.on(
+    ["POST", "PUT"],
+    "*",
+    bodyLimit({ maxSize, onError: (c) => problem(c, 413, `request body is larger than ${maxSize} bytes`) }),
+  );
+
+  app.all("*", async (c) => {
+    let params: Record<string, unknown>;
+    try {
+      params = await readParams(c);
+    } catch (error) {
+      if (error instanceof BadRequest) return problem(c, error.status, error.message);
+      throw error;
+    }
+    const method = c.req.method;
+    const path = c.req.path;
+    const route = method + path;
+    const key = nextKey++;
+    const packet = { uri: path, method, params: { ...params, key }, key };
+    const tried = new Set<Instance>();
+    for (;;) {
+      const instance = pool.pick(route, tried);
+      if (instance === UNKNOWN_ROUTE) return problem(c, 404, `no service serves ${method} ${path}`);
+      if (instance === NO_LIVE_INSTANCE) {
+        return tried.size === 0
+          ? problem(c, 503, `no live instance serves ${method} ${path}`)
+          : problem(c, 502, `connection to the service was lost during ${method} ${path}`);
+      }
+      try {
+        return c.json(await instance.client.request(packet, timeoutMs));
+      } catch (error) {
+        if (error instanceof RequestTimeoutError) {
+          log.warn("timeout", c.get("requestId"), route, instance.id, `${timeoutMs} ms`);
+          return problem(c, 504, `the service did not answer ${method} ${path} within ${timeoutMs} ms`);
+        }
+        if (!(error instanceof ConnectionLostError || error instanceof NotConnectedError)) throw error;
+        log.warn("connection lost", c.get("requestId"), route, instance.id);
+        // Only a GET is safe to send again: the lost instance may have done a POST before it went.
+        if (method !== "GET") return problem(c, 502, `connection to the service was lost during ${method} ${path}`);
+        tried.add(instance);
+      }
+    }
+  });
+
+  app.onError((error, c) => {
+    log.error("gateway error", c.get("requestId"), error);
+    return problem(c, 500, "internal gateway error");
+  });
+  return app;
+}

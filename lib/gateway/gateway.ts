@@ -1,0 +1,48 @@
+/** The gateway process: the Hono app served by the runtime's HTTP server, registered with the distributor as `gate`. */
+import type { Endpoint } from "../config.ts";
+import type { Logger } from "../log.ts";
+import { joinMesh } from "../mesh-member.ts";
+import { httpImplementation } from "../runtime/mod.ts";
+import type { ListenAddress, TcpImplementation } from "../runtime/types.ts";
+import { gatewayApp } from "./app.ts";
+import { InstancePool } from "./instances.ts";
+
+export interface GatewayOptions {
+  hostname: string;
+  port: number;
+  distributor: Endpoint;
+  log: Logger;
+  timeoutMs?: number;
+  bodyLimitBytes?: number;
+  tcp?: TcpImplementation;
+}
+
+export interface Gateway {
+  readonly address: ListenAddress;
+  readonly pool: InstancePool;
+  close(): Promise<void>;
+}
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const { log } = options;
+  const pool = new InstancePool({ log, tcp: options.tcp });
+  const app = gatewayApp({ pool, log, timeoutMs: options.timeoutMs, bodyLimitBytes: options.bodyLimitBytes });
+  const server = await httpImplementation().serve({ hostname: options.hostname, port: options.port, fetch: app.fetch });
+  log.info("listen", server.address);
+  const member = joinMesh({
+    distributor: options.distributor,
+    self: { port: server.address.port, name: "gate", urls: [] },
+    log,
+    tcp: options.tcp,
+    notified: (nodes) => pool.update(nodes),
+  });
+  return {
+    address: server.address,
+    pool,
+    async close() {
+      member.close();
+      pool.close();
+      await server.close();
+    },
+  };
+}

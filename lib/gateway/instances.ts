@@ -1,0 +1,125 @@
+/**
+ * The gateway's view of the mesh: one connection per service instance, and per route the instances that
+ * serve it, chosen round robin. Instances come and go one by one as the distributor's list changes; an
+ * instance whose connection is down is skipped (and reconnected in the background) until the list drops it.
+ */
+import type { Logger } from "../log.ts";
+import type { TcpImplementation } from "../runtime/types.ts";
+import { PacketClient } from "../tcp/client.ts";
+import type { NodeInfo } from "../wire/packet.ts";
+
+export interface Instance {
+  readonly id: string;
+  readonly client: PacketClient;
+}
+
+interface RouteEntry {
+  instances: Instance[];
+  next: number;
+}
+
+/** Why `pick` found nobody: the route was never served, or it is served by no live instance now. */
+export const UNKNOWN_ROUTE = Symbol("unknown route");
+export const NO_LIVE_INSTANCE = Symbol("no live instance");
+
+export interface InstancePoolOptions {
+  log: Logger;
+  tcp?: TcpImplementation;
+}
+
+export class InstancePool {
+  #options: InstancePoolOptions;
+  #instances = new Map<string, Instance>();
+  #routes = new Map<string, RouteEntry>();
+  /** Routes ever served: a route whose instances are all gone answers 503, not 404. */
+  #knownRoutes = new Set<string>();
+
+  constructor(options: InstancePoolOptions) {
+    this.#options = options;
+  }
+
+  /** Applies a distributor notification: the whole current list of nodes. */
+  update(nodes: NodeInfo[]): void {
+    const wanted = new Map<string, NodeInfo>();
+    for (const node of nodes) {
+      if (node.urls.length > 0 && node.host) wanted.set(instanceId(node), node);
+    }
+    for (const [id, instance] of this.#instances) {
+      if (wanted.has(id)) continue;
+      this.#instances.delete(id);
+      instance.client.close();
+      this.#options.log.info("instance removed", id);
+    }
+    const routes = new Map<string, Instance[]>();
+    for (const [id, node] of wanted) {
+      const instance = this.#instances.get(id) ?? this.#add(id, node);
+      for (const url of node.urls) {
+        this.#knownRoutes.add(url);
+        const list = routes.get(url);
+        if (list) list.push(instance);
+        else routes.set(url, [instance]);
+      }
+    }
+    const previous = this.#routes;
+    this.#routes = new Map();
+    for (const [url, instances] of routes) {
+      this.#routes.set(url, { instances, next: (previous.get(url)?.next ?? 0) % instances.length });
+    }
+  }
+
+  /** The next live instance for the route, round robin, skipping those in `exclude`. */
+  pick(route: string, exclude?: ReadonlySet<Instance>): Instance | typeof UNKNOWN_ROUTE | typeof NO_LIVE_INSTANCE {
+    const entry = this.#routes.get(route);
+    if (!entry) return this.#knownRoutes.has(route) ? NO_LIVE_INSTANCE : UNKNOWN_ROUTE;
+    const { instances } = entry;
+    for (let step = 0; step < instances.length; step++) {
+      const index = (entry.next + step) % instances.length;
+      const instance = instances[index];
+      if (instance.client.connected && !exclude?.has(instance)) {
+        entry.next = (index + 1) % instances.length;
+        return instance;
+      }
+    }
+    return NO_LIVE_INSTANCE;
+  }
+
+  /** Requests in flight on every instance: zero whenever the gateway is idle. */
+  get inFlight(): number {
+    let total = 0;
+    for (const instance of this.#instances.values()) total += instance.client.inFlight;
+    return total;
+  }
+
+  close(): void {
+    for (const instance of this.#instances.values()) instance.client.close();
+    this.#instances.clear();
+    this.#routes.clear();
+  }
+
+  #add(id: string, node: NodeInfo): Instance {
+    const { log, tcp } = this.#options;
+    const hostname = reachableHost(node.host!);
+    const client = new PacketClient({
+      hostname,
+      port: node.port,
+      log,
+      tcp,
+      connected: () => log.info("instance connected", id, node.name),
+      disconnected: (_client, error) => log.warn("instance connection lost", id, node.name, error?.message ?? ""),
+      unsolicited: (packet) => log.warn("answer with no request in flight", id, typeof packet.key),
+    }).open();
+    const instance = { id, client };
+    this.#instances.set(id, instance);
+    log.info("instance added", id, node.name);
+    return instance;
+  }
+}
+
+function instanceId(node: NodeInfo): string {
+  return `${reachableHost(node.host!)}:${node.port}`;
+}
+
+/** `::ffff:127.0.0.1` (how a dual-stack listener sees an IPv4 peer) is reached as `127.0.0.1` on every runtime. */
+function reachableHost(host: string): string {
+  return host.startsWith("::ffff:") && host.includes(".") ? host.slice(7) : host;
+}

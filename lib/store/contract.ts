@@ -1,0 +1,61 @@
+/**
+ * The store contract the three services use (SPEC §5 tables). The embedded store and MySQL each implement
+ * it in one file, and one contract suite (tests/store-contract.test.ts) runs against both.
+ */
+export interface Goods {
+  id: number;
+  name: string;
+  category: string;
+  price: number;
+  description: string;
+}
+
+export interface Member {
+  id: number;
+  username: string;
+  /** The salted slow hash, never the password (lib/password.ts). */
+  password: string;
+}
+
+export interface Purchase {
+  id: number;
+  userid: number;
+  goodsid: number;
+  /** Whole seconds, as MySQL's `datetime` keeps it. */
+  date: Date;
+}
+
+export interface GoodsStore {
+  add(goods: Omit<Goods, "id">): Promise<number>;
+  /** In id order. */
+  list(): Promise<Goods[]>;
+  remove(id: number): Promise<void>;
+}
+
+export interface MembersStore {
+  /** Returns the new member's id, or undefined when the username is taken. */
+  add(username: string, passwordHash: string): Promise<number | undefined>;
+  find(username: string): Promise<Member | undefined>;
+  remove(username: string): Promise<void>;
+}
+
+export interface PurchasesStore {
+  /** Records a purchase at the current time. */
+  add(userid: number, goodsid: number): Promise<number>;
+  /** In id order. */
+  listByUser(userid: number): Promise<Purchase[]>;
+}
+
+export interface Store {
+  /** A short description for the start-up log line, with no secret in it. */
+  readonly description: string;
+  readonly goods: GoodsStore;
+  readonly members: MembersStore;
+  readonly purchases: PurchasesStore;
+  close(): Promise<void>;
+}
+
+/** The current time at MySQL `datetime` precision, so both stores answer alike. */
+export function nowToTheSecond(): Date {
+  return new Date(Math.floor(Date.now() / 1000) * 1000);
+}

@@ -1,0 +1,19 @@
+/** The gateway: `npx tsx services/gate.ts [PORT]` (default 8000), `--timeout MS`, `--body-limit BYTES`. */
+import { parsePositiveInteger } from "../lib/config.ts";
+import { startGateway } from "../lib/gateway/gateway.ts";
+import { runMain } from "../lib/main.ts";
+import { environment } from "../lib/runtime/mod.ts";
+
+await runMain("gate", 8000, async (config, log) => {
+  const timeout = (config.values.timeout as string | undefined) ?? environment("PILCROW_TIMEOUT_MS");
+  const bodyLimit = config.values["body-limit"] as string | undefined;
+  const gateway = await startGateway({
+    hostname: config.host,
+    port: config.port,
+    distributor: config.distributor,
+    log,
+    timeoutMs: timeout === undefined ? undefined : parsePositiveInteger(timeout, "timeout"),
+    bodyLimitBytes: bodyLimit === undefined ? undefined : parsePositiveInteger(bodyLimit, "body limit"),
+  });
+  return { stop: () => gateway.close() };
+}, { timeout: { type: "string" }, "body-limit": { type: "string" } });

@@ -1,0 +1,76 @@
+/** A whole Pilcrow system of real processes on free ports, for end-to-end tests. */
+import { type RunningProcess, type StartOptions, startProcess, stopAll } from "./processes.ts";
+
+export interface System {
+  distributor: RunningProcess;
+  gate: RunningProcess;
+  services: Map<string, RunningProcess>;
+  /** Base URL of the gateway. */
+  url: string;
+  all(): RunningProcess[];
+  /** Starts another instance of a service (on a free port unless one is given). */
+  startService(name: string, port?: number): Promise<RunningProcess>;
+  stop(): Promise<void>;
+}
+
+export interface SystemOptions extends StartOptions {
+  services?: string[];
+  gateArgs?: string[];
+}
+
+export async function startSystem(options: SystemOptions = {}): Promise<System> {
+  const names = options.services ?? ["goods", "members", "purchases"];
+  const distributor = await startProcess("distributor.ts", ["0"], options);
+  const meshArgs = ["--distributor", `127.0.0.1:${distributor.port}`];
+  const extra: RunningProcess[] = [];
+  const startService = async (name: string, port = 0) => {
+    const service = await startProcess(`${name}.ts`, [String(port), ...meshArgs], options);
+    extra.push(service);
+    return service;
+  };
+  const [gate, ...services] = await Promise.all([
+    startProcess("gate.ts", ["0", ...meshArgs, ...(options.gateArgs ?? [])], options),
+    ...names.map((name) => startProcess(`${name}.ts`, ["0", ...meshArgs], options)),
+  ]);
+  const system: System = {
+    distributor,
+    gate,
+    services: new Map(names.map((name, index) => [name, services[index]])),
+    url: `http://127.0.0.1:${gate.port}`,
+    all: () => [distributor, gate, ...services, ...extra],
+    startService,
+    stop: () => stopAll([...services, ...extra, gate, distributor]),
+  };
+  await waitForInstances(system, names.length);
+  return system;
+}
+
+/** Waits until the gateway has connected to `count` service instances in all (counted from its log). */
+export async function waitForInstances(system: System, count: number, from = 0): Promise<void> {
+  await system.gate.waitFor(() =>
+    system.gate.entries.slice(from).filter((entry) => entry.event === "instance connected").length >= count
+  );
+}
+
+// deno-lint-ignore no-explicit-any
+export type Json = any;
+
+export async function call(
+  system: System,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = { "content-type": "application/json" },
+): Promise<{ status: number; body: Json }> {
+  const response = await fetch(system.url + path, {
+    method,
+    headers: body === undefined ? {} : headers,
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed: Json = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch { /* not JSON: the test will say so */ }
+  return { status: response.status, body: parsed };
+}
