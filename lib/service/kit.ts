@@ -8,6 +8,7 @@ import type { Endpoint } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { joinMesh } from "../mesh-member.ts";
 import type { ListenAddress, TcpImplementation } from "../runtime/types.ts";
+import { StoreError } from "../store/contract.ts";
 import { listenPackets } from "../tcp/server.ts";
 import type { Packet } from "../wire/packet.ts";
 import { INVALID_PARAMETERS, ServiceError } from "./errors.ts";
@@ -101,6 +102,11 @@ export function answerer(routes: Record<string, Route>, log: Logger): (packet: P
       return { key, errorcode: 0, errormessage: "success", ...extras };
     } catch (error) {
       if (error instanceof ServiceError) return failure(key, error.message);
+      // Details (driver errors may quote SQL) go to the log only; the client gets a short message.
+      if (error instanceof StoreError) {
+        log.error("database error", routeKey, (error.cause as Error)?.message ?? error.cause);
+        return failure(key, error.message);
+      }
       log.error("internal error", routeKey, error);
       return failure(key, "Internal Error");
     }

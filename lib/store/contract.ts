@@ -46,6 +46,19 @@ export interface PurchasesStore {
   listByUser(userid: number): Promise<Purchase[]>;
 }
 
+export type TableName = "goods" | "members" | "purchases";
+
+/**
+ * The database failed (unreachable, timed out, refused the statement). Its message is short and safe for
+ * a client; the driver's error, which may quote SQL or internals, is kept as `cause` for the log only.
+ */
+export class StoreError extends Error {
+  override name = "StoreError";
+  constructor(cause: unknown) {
+    super("Database Error", { cause });
+  }
+}
+
 export interface Store {
   /** A short description for the start-up log line, with no secret in it. */
   readonly description: string;
