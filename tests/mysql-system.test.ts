@@ -1,0 +1,90 @@
+/** The whole system on MySQL (a fresh database on a real MariaDB): the SPEC §6 flow, concurrency, what is stored. */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { createTestDatabase, skipWithoutMysql, type TestDatabase } from "./support/mysql.ts";
+import { call, type Json, startSystem, type System } from "./support/system.ts";
+
+describe("system on MySQL", { skip: skipWithoutMysql }, () => {
+  let database: TestDatabase;
+  let system: System;
+  before(async () => {
+    database = await createTestDatabase("system");
+    system = await startSystem({ env: { MYSQL_URL: database.url } });
+  });
+  after(async () => {
+    await system?.stop();
+    await database?.drop();
+  });
+
+  it("answers the SPEC §6 flow with every errorcode 0, and keeps the rows in the database", async () => {
+    const flow: [string, string, unknown?][] = [
+      ["DELETE", "/members?username=test_account"],
+      ["POST", "/members", { username: "test_account", password: "1234", passwordConfirm: "1234" }],
+      ["GET", "/members?username=test_account&password=1234"],
+      ["POST", "/goods", { name: "test Goods", category: "tests", price: 1000, description: "test" }],
+      ["GET", "/goods"],
+      ["DELETE", "/goods?id=1"],
+      ["POST", "/purchases", { userid: 1, goodsid: 1 }],
+      ["GET", "/purchases?userid=1"],
+    ];
+    const bodies: Json[] = [];
+    for (const [method, path, body] of flow) bodies.push((await call(system, method, path, body)).body);
+    assert.deepEqual(
+      bodies.map((body) => [body.key, body.errorcode, body.errormessage]),
+      flow.map((_, key) => [key, 0, "success"]),
+    );
+    assert.equal(bodies[2].userid, 1);
+    assert.deepEqual(bodies[4].results, [{
+      id: 1,
+      name: "test Goods",
+      category: "tests",
+      price: 1000,
+      description: "test",
+    }]);
+    assert.equal(bodies[7].results.length, 1);
+    assert.match(bodies[7].results[0].date, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/);
+
+    const members = await database.query<{ username: string; password: string }[]>(
+      "SELECT username, password FROM members",
+    );
+    assert.equal(members.length, 1);
+    assert.equal(members[0].username, "test_account");
+    assert.notEqual(members[0].password, "1234");
+    assert.match(members[0].password, /^scrypt\$/, "stored as a salted slow hash");
+    const purchases = await database.query<{ userid: number; goodsid: number }[]>(
+      "SELECT userid, goodsid FROM purchases",
+    );
+    assert.deepEqual(purchases.map((row) => ({ ...row })), [{ userid: 1, goodsid: 1 }]);
+  });
+
+  it("gives exactly one success to 200 concurrent registrations of the same username", async () => {
+    const attempts = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => call(system, "POST", "/members", { username: "same", password: `p${i}` })),
+    );
+    assert.ok(attempts.every((attempt) => attempt.status === 200));
+    assert.equal(attempts.filter((attempt) => attempt.body.errorcode === 0).length, 1);
+    assert.ok(
+      attempts.filter((attempt) => attempt.body.errorcode === 1).every((attempt) =>
+        attempt.body.errormessage === "duplicate username"
+      ),
+    );
+    const rows = await database.query<unknown[]>("SELECT id FROM members WHERE username = 'same'");
+    assert.equal(rows.length, 1);
+  });
+
+  it("stores 1,000 rows for 1,000 concurrent POST /goods", async () => {
+    const [{ count: before }] = await database.query<{ count: number }[]>("SELECT COUNT(*) AS count FROM goods");
+    const posts = await Promise.all(
+      Array.from(
+        { length: 1000 },
+        (_, i) => call(system, "POST", "/goods", { name: `g${i}`, category: "bulk", price: i, description: "상품" }),
+      ),
+    );
+    assert.deepEqual(posts.filter((post) => post.status !== 200 || post.body.errorcode !== 0), []);
+    const [{ count }] = await database.query<{ count: number }[]>(
+      "SELECT COUNT(*) AS count FROM goods WHERE category = 'bulk'",
+    );
+    assert.equal(Number(count), 1000);
+    assert.equal(Number(before), 0);
+  });
+});

@@ -1,0 +1,132 @@
+/** One contract suite for every store: the embedded one, and MySQL on a real MariaDB. */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { createLogger } from "../lib/log.ts";
+import type { Store } from "../lib/store/contract.ts";
+import { memoryStore } from "../lib/store/memory.ts";
+import { mysqlStore } from "../lib/store/mysql.ts";
+import { createTestDatabase, mysqlServerUrl, skipWithoutMysql, type TestDatabase } from "./support/mysql.ts";
+
+const quiet = createLogger({ name: "test", level: "error" });
+
+function contract(
+  name: string,
+  open: () => Promise<Store>,
+  teardown: () => Promise<void> = async () => {},
+  skip: string | false = false,
+) {
+  describe(`store contract: ${name}`, { skip }, () => {
+    let store: Store;
+    before(async () => {
+      store = await open();
+    });
+    after(async () => {
+      await store?.close();
+      await teardown();
+    });
+
+    it("goods: adds with increasing ids, lists in id order, removes by id (a missing id is no error)", async () => {
+      assert.deepEqual(await store.goods.list(), []);
+      const first = await store.goods.add({ name: "한글 ¶", category: "c", price: 1000, description: "d 🎉" });
+      const second = await store.goods.add({ name: "b", category: "c2", price: -5, description: "" });
+      assert.ok(second > first);
+      assert.deepEqual(await store.goods.list(), [
+        { id: first, name: "한글 ¶", category: "c", price: 1000, description: "d 🎉" },
+        { id: second, name: "b", category: "c2", price: -5, description: "" },
+      ]);
+      await store.goods.remove(first);
+      await store.goods.remove(987654);
+      assert.deepEqual((await store.goods.list()).map((goods) => goods.id), [second]);
+      const third = await store.goods.add({ name: "c", category: "c", price: 1, description: "d" });
+      assert.ok(third > second, "ids are not reused");
+    });
+
+    it("members: unique usernames, find, remove", async () => {
+      const id = await store.members.add("kim", "hash-1");
+      assert.equal(typeof id, "number");
+      assert.equal(await store.members.add("kim", "hash-2"), undefined);
+      assert.deepEqual(await store.members.find("kim"), { id, username: "kim", password: "hash-1" });
+      assert.equal(await store.members.find("lee"), undefined);
+      assert.equal(await store.members.find("' OR '1'='1"), undefined, "no SQL is built from values");
+      await store.members.remove("kim");
+      await store.members.remove("nobody");
+      assert.equal(await store.members.find("kim"), undefined);
+      assert.equal(typeof await store.members.add("kim", "hash-3"), "number", "the name is free again");
+    });
+
+    it("members: of many concurrent registrations of one username exactly one succeeds", async () => {
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.members.add("race", `h${i}`)));
+      assert.equal(results.filter((id) => id !== undefined).length, 1);
+    });
+
+    it("purchases: recorded now, to the second, listed per user in id order", async () => {
+      const before = Math.floor(Date.now() / 1000) * 1000;
+      const a = await store.purchases.add(7, 1);
+      await store.purchases.add(8, 1);
+      const b = await store.purchases.add(7, 2);
+      const rows = await store.purchases.listByUser(7);
+      assert.deepEqual(rows.map(({ id, userid, goodsid }) => ({ id, userid, goodsid })), [
+        { id: a, userid: 7, goodsid: 1 },
+        { id: b, userid: 7, goodsid: 2 },
+      ]);
+      for (const row of rows) {
+        assert.ok(row.date instanceof Date);
+        assert.equal(row.date.getTime() % 1000, 0);
+        assert.ok(row.date.getTime() >= before && row.date.getTime() <= Date.now() + 1000, row.date.toISOString());
+      }
+      assert.deepEqual(await store.purchases.listByUser(999), []);
+    });
+  });
+}
+
+contract("embedded", () => Promise.resolve(memoryStore()));
+
+let database: TestDatabase | undefined;
+contract(
+  "MySQL",
+  async () => {
+    database = await createTestDatabase("contract");
+    return mysqlStore(database.url, ["goods", "members", "purchases"], quiet);
+  },
+  async () => await database?.drop(),
+  skipWithoutMysql,
+);
+
+describe("MySQL tables", { skip: skipWithoutMysql }, () => {
+  it("creates the book's tables, accepts a database made for the original, and refuses a table lacking columns", async () => {
+    const db = await createTestDatabase("schema");
+    try {
+      // The original's members table, as the book's SQL makes it.
+      await db.query(
+        "CREATE TABLE members (id int NOT NULL AUTO_INCREMENT PRIMARY KEY, username varchar(128) NOT NULL UNIQUE, password varchar(256) NOT NULL)",
+      );
+      const store = await mysqlStore(db.url, ["goods", "members", "purchases"], quiet);
+      await store.close();
+      const tables = await db.query<{ name: string }[]>(
+        "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME",
+        [db.name],
+      );
+      assert.deepEqual(tables.map((table) => table.name), ["goods", "members", "purchases"]);
+
+      await db.query("DROP TABLE goods");
+      await db.query("CREATE TABLE goods (id int NOT NULL AUTO_INCREMENT PRIMARY KEY, name varchar(128) NOT NULL)");
+      await assert.rejects(
+        mysqlStore(db.url, ["goods"], quiet),
+        /table goods exists but lacks the column\(s\) category, price, description/,
+      );
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it("fails to open with a clear message, without the password, when the server refuses", async () => {
+    const url = new URL(mysqlServerUrl!);
+    url.username = "nobody_here";
+    url.password = "s3cret-pass";
+    await assert.rejects(mysqlStore(url.toString(), ["goods"], quiet), (error: Error) => {
+      assert.match(error.message, /^MySQL at mysql:\/\/nobody_here@/);
+      assert.ok(!error.message.includes("s3cret-pass"));
+      return true;
+    });
+  });
+});
