@@ -48,14 +48,19 @@ function nodeBinary(): string {
   return runtimeName === "node" ? process.execPath : "node";
 }
 
+/** Spawns with the current environment plus `env`; a variable set to undefined there is removed. */
 export function spawnCommand(
   argv: string[],
   env: Record<string, string | undefined> = {},
   cwd?: string,
 ): ChildProcess {
+  const merged: Record<string, string> = {};
+  for (const [name, value] of Object.entries({ ...process.env, ...env })) {
+    if (value !== undefined) merged[name] = value;
+  }
   return spawn(argv[0], argv.slice(1), {
     cwd,
-    env: { ...process.env, ...env },
+    env: merged,
     stdio: ["ignore", "pipe", "pipe"],
   });
 }

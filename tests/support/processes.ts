@@ -123,7 +123,14 @@ export async function startProcess(
   options: StartOptions = {},
 ): Promise<RunningProcess> {
   const argv = runtimeCommand(options.runtime ?? testRuntime(), `${ROOT}services/${entry}`, args);
-  const child = spawnCommand(argv, { PILCROW_LOG: "json", ...options.env }, ROOT);
+  // The store is the test's choice: a MYSQL_URL meant for the MySQL suites must not leak into the others.
+  const storeless = {
+    MYSQL_URL: undefined,
+    GOODS_MYSQL_URL: undefined,
+    MEMBERS_MYSQL_URL: undefined,
+    PURCHASES_MYSQL_URL: undefined,
+  };
+  const child = spawnCommand(argv, { PILCROW_LOG: "json", ...storeless, ...options.env }, ROOT);
   const running = new RunningProcess(entry.replace(/\.ts$/, ""), child);
   if (options.waitForListen ?? true) {
     const listen = await running.waitForEvent("listen", 30_000);
