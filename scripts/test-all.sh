@@ -23,7 +23,7 @@ stage() {
 }
 
 stage tsc "$bin/tsc" --noEmit -p .
-stage "deno check" "$bin/deno" check mod.ts lib services tests
+stage "deno check" "$bin/deno" check mod.ts lib services tests scripts examples
 stage dprint "$bin/dprint" check
 stage node "$bin/tsx" --test --test-concurrency=1 "${tests[@]}"
 stage bun "$bin/bun" test --timeout 120000 "${tests[@]/#/./}"

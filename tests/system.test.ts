@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { BookPeer, registration } from "./support/book-peer.ts";
-import { delay } from "./support/processes.ts";
+import { delay, type RunningProcess, startProcess, stopAll } from "./support/processes.ts";
 import { call, type Json, startSystem, type System, waitForInstances } from "./support/system.ts";
 
 describe("system on the embedded store", () => {
@@ -248,5 +248,28 @@ describe("system failures", () => {
     }
     assert.equal(status, 503);
     assert.ok(system.gate.running && system.distributor.running);
+  });
+});
+
+describe("a service of one's own", () => {
+  it("runs the README's example service and calls it through the gateway", async () => {
+    const system = await startSystem({ services: [] });
+    let echo: RunningProcess | undefined;
+    try {
+      const from = system.gate.entries.length;
+      echo = await startProcess("examples/echo.ts", ["0", "--distributor", `127.0.0.1:${system.distributor.port}`]);
+      await waitForInstances(system, 1, from);
+      const echoed = await call(system, "GET", "/echo?text=%EC%95%88%EB%85%95");
+      assert.deepEqual(echoed.body, { key: 0, errorcode: 0, errormessage: "success", echo: "안녕" });
+      assert.deepEqual((await call(system, "GET", "/echo?text=")).body, {
+        key: 1,
+        errorcode: 1,
+        errormessage: "nothing to echo",
+      });
+      assert.equal((await call(system, "GET", "/echo")).body.errormessage, "Invalid Parameters");
+    } finally {
+      await stopAll([echo]);
+      await system.stop();
+    }
   });
 });

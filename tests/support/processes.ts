@@ -122,7 +122,8 @@ export async function startProcess(
   args: string[] = [],
   options: StartOptions = {},
 ): Promise<RunningProcess> {
-  const argv = runtimeCommand(options.runtime ?? testRuntime(), `${ROOT}services/${entry}`, args);
+  const file = entry.includes("/") ? ROOT + entry : `${ROOT}services/${entry}`;
+  const argv = runtimeCommand(options.runtime ?? testRuntime(), file, args);
   // The store is the test's choice: a MYSQL_URL meant for the MySQL suites must not leak into the others.
   const storeless = {
     MYSQL_URL: undefined,
@@ -131,7 +132,7 @@ export async function startProcess(
     PURCHASES_MYSQL_URL: undefined,
   };
   const child = spawnCommand(argv, { PILCROW_LOG: "json", ...storeless, ...options.env }, ROOT);
-  const running = new RunningProcess(entry.replace(/\.ts$/, ""), child);
+  const running = new RunningProcess(entry.replace(/^.*\/|\.ts$/g, ""), child);
   if (options.waitForListen ?? true) {
     const listen = await running.waitForEvent("listen", 30_000);
     running.port = (listen.details[0] as { port: number }).port;
