@@ -1,5 +1,22 @@
 /** A whole Pilcrow system of real processes on free ports, for end-to-end tests. */
-import { type RunningProcess, type StartOptions, startProcess, stopAll } from "./processes.ts";
+import type { RuntimeName } from "../../lib/runtime/mod.ts";
+import { type RunningProcess, type StartOptions, startProcess, stopAll, testRuntime } from "./processes.ts";
+
+/** Which runtime runs each role, and which TCP and HTTP implementations they use. */
+export interface Mesh {
+  label: string;
+  distributor: RuntimeName;
+  gate: RuntimeName;
+  services: RuntimeName;
+  /** PILCROW_TCP / PILCROW_HTTP for every process: "node" forces node:net / @hono/node-server. */
+  tcp?: "native" | "node";
+  http?: "native" | "node";
+}
+
+/** Every process on the runtime under test, with its own TCP and HTTP APIs. */
+export function uniformMesh(runtime: RuntimeName = testRuntime()): Mesh {
+  return { label: `all ${runtime}`, distributor: runtime, gate: runtime, services: runtime };
+}
 
 export interface System {
   distributor: RunningProcess;
@@ -16,21 +33,30 @@ export interface System {
 export interface SystemOptions extends StartOptions {
   services?: string[];
   gateArgs?: string[];
+  /** Runtimes per role; overrides `runtime`. */
+  mesh?: Mesh;
+}
+
+function roleOptions(options: SystemOptions, role: "distributor" | "gate" | "services"): StartOptions {
+  const mesh = options.mesh;
+  if (!mesh) return options;
+  const env = { PILCROW_TCP: mesh.tcp ?? "native", PILCROW_HTTP: mesh.http ?? "native", ...options.env };
+  return { ...options, runtime: mesh[role], env };
 }
 
 export async function startSystem(options: SystemOptions = {}): Promise<System> {
   const names = options.services ?? ["goods", "members", "purchases"];
-  const distributor = await startProcess("distributor.ts", ["0"], options);
+  const distributor = await startProcess("distributor.ts", ["0"], roleOptions(options, "distributor"));
   const meshArgs = ["--distributor", `127.0.0.1:${distributor.port}`];
   const extra: RunningProcess[] = [];
   const startService = async (name: string, port = 0) => {
-    const service = await startProcess(`${name}.ts`, [String(port), ...meshArgs], options);
+    const service = await startProcess(`${name}.ts`, [String(port), ...meshArgs], roleOptions(options, "services"));
     extra.push(service);
     return service;
   };
   const [gate, ...services] = await Promise.all([
-    startProcess("gate.ts", ["0", ...meshArgs, ...(options.gateArgs ?? [])], options),
-    ...names.map((name) => startProcess(`${name}.ts`, ["0", ...meshArgs], options)),
+    startProcess("gate.ts", ["0", ...meshArgs, ...(options.gateArgs ?? [])], roleOptions(options, "gate")),
+    ...names.map((name) => startProcess(`${name}.ts`, ["0", ...meshArgs], roleOptions(options, "services"))),
   ]);
   const system: System = {
     distributor,
