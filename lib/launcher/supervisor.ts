@@ -1,0 +1,128 @@
+/**
+ * Keeps one child process running: starts it, relays its output as `[name] line`, learns its real port from its
+ * `listen` line, restarts it with back-off when it exits unexpectedly (on the same port, so whoever was told that
+ * port finds it again), and stops it on request: SIGTERM, then SIGKILL after a grace period.
+ *
+ * It gives up on a process that exits before listening 3 times in a row: a port in use, a bad argument or a broken
+ * install, which no restart fixes; looping on it forever would hide the problem. A process that listened once
+ * and later crashes is restarted for as long as it comes back up.
+ */
+import type { ChildProcess } from "node:child_process";
+import process from "node:process";
+import type { Writable } from "node:stream";
+import type { Logger } from "../log.ts";
+import { type ListenAddress, signalProcess, spawnCommand } from "../runtime/mod.ts";
+import { Backoff } from "./backoff.ts";
+import { eachLine } from "./lines.ts";
+import { listenAddressIn } from "./listen-line.ts";
+
+const STARTS_BEFORE_GIVING_UP = 3;
+
+export interface SupervisorOptions {
+  name: string;
+  /** 0 for any free port; restarts then use the port the process got. */
+  port: number;
+  /** The argv that runs the process on `port`. */
+  command(port: number): string[];
+  cwd: string;
+  log: Logger;
+  /** Called once, when the supervisor gives up on the process (see above); it is not restarted again. */
+  gaveUp(reason: string): void;
+}
+
+/** One start of the process, from spawn to exit. */
+interface Run {
+  child: ChildProcess;
+  startedAt: number;
+  listened: boolean;
+  ended: Promise<void>;
+  end(): void;
+}
+
+export class Supervisor {
+  /** The address of the first `listen` line. */
+  readonly listening: Promise<ListenAddress>;
+  #announceListening!: (address: ListenAddress) => void;
+  #port: number;
+  #run?: Run;
+  #failedStartsInARow = 0;
+  #backoff = new Backoff();
+  #restartTimer?: ReturnType<typeof setTimeout>;
+  #stopping = false;
+
+  constructor(readonly options: SupervisorOptions) {
+    this.#port = options.port;
+    this.listening = new Promise((resolve) => this.#announceListening = resolve);
+  }
+
+  start(): void {
+    const { name, log, cwd } = this.options;
+    const child = spawnCommand(this.options.command(this.#port), {}, cwd);
+    let end!: () => void;
+    const ended = new Promise<void>((resolve) => end = resolve);
+    const run: Run = { child, startedAt: Date.now(), listened: false, ended, end };
+    this.#run = run;
+    if (child.pid !== undefined) {
+      log.info(`${name} started (pid ${child.pid}, ${this.#port === 0 ? "any free port" : `port ${this.#port}`})`);
+    }
+    eachLine(child.stdout!, (line) => this.#relay(run, process.stdout, line));
+    eachLine(child.stderr!, (line) => this.#relay(run, process.stderr, line));
+    // 'close' rather than 'exit': it comes after the child's last lines, which belong before the news of its end.
+    child.on("close", (code, signal) => this.#ended(run, code === null ? `signal ${signal}` : `exit code ${code}`));
+    child.on("error", (error) => this.#ended(run, error.message));
+  }
+
+  /** From now on an exit is final: while a system stops, its processes may exit in any order, or at Ctrl-C all at once. */
+  stopRestarting(): void {
+    this.#stopping = true;
+    clearTimeout(this.#restartTimer);
+  }
+
+  /** Stops the process for good: SIGTERM, then SIGKILL after `graceMs`. Resolves once it has exited. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.stopRestarting();
+    const run = this.#run;
+    if (run === undefined) return;
+    sendSignal(run.child, "SIGTERM");
+    const killer = setTimeout(() => {
+      this.options.log.warn(`${this.options.name} did not stop within ${graceMs} ms; killing it`);
+      sendSignal(run.child, "SIGKILL");
+    }, graceMs);
+    await run.ended;
+    clearTimeout(killer);
+  }
+
+  #relay(run: Run, destination: Writable, line: string): void {
+    destination.write(`[${this.options.name}] ${line}\n`);
+    const address = run.listened ? undefined : listenAddressIn(line);
+    if (address === undefined) return;
+    run.listened = true;
+    this.#failedStartsInARow = 0;
+    this.#port = address.port;
+    this.#announceListening(address);
+  }
+
+  #ended(run: Run, reason: string): void {
+    if (this.#run !== run) return; // a spawn error may be followed by 'close': one end per run
+    this.#run = undefined;
+    run.end();
+    if (this.#stopping) return;
+    const { name, log } = this.options;
+    if (!run.listened && ++this.#failedStartsInARow >= STARTS_BEFORE_GIVING_UP) {
+      this.#stopping = true;
+      this.options.gaveUp(
+        `${name} exited before listening ${STARTS_BEFORE_GIVING_UP} times in a row (the last time: ${reason})`,
+      );
+      return;
+    }
+    const uptimeMs = Date.now() - run.startedAt;
+    const delayMs = this.#backoff.delayAfter(uptimeMs);
+    const lasted = run.listened ? `after ${(uptimeMs / 1000).toFixed(1)} s` : "before listening";
+    log.warn(`${name} exited (${reason}) ${lasted}; restarting in ${delayMs} ms`);
+    this.#restartTimer = setTimeout(() => this.start(), delayMs);
+  }
+}
+
+function sendSignal(child: ChildProcess, signal: NodeJS.Signals): void {
+  signalProcess(child.pid, signal);
+}

@@ -1,0 +1,70 @@
+/**
+ * Runs a launch plan: the distributor first, then — once it listens, on the port it really got — the gateway and
+ * the services, each under its own supervisor. Stops them in the reverse order: the gateway and the services first,
+ * the distributor last, so that none of them loses the registry and starts reconnecting while it is being stopped.
+ */
+import type { Logger } from "../log.ts";
+import { type ListenAddress, runtimeCommand } from "../runtime/mod.ts";
+import type { LaunchPlan, PlannedProcess, Role } from "./plan.ts";
+import { Supervisor } from "./supervisor.ts";
+
+export interface SystemOptions {
+  /** The file that runs a role, e.g. the absolute path of services/goods.ts. */
+  entryPoint(role: Role): string;
+  /** Where children run: the project root, where the runtimes find package.json, deno.json and node_modules. */
+  cwd: string;
+  log: Logger;
+}
+
+export class System {
+  /** The gateway's address, once every process listens. Never settles if the system is stopped before. */
+  readonly up: Promise<ListenAddress>;
+  /** The reason, when a process cannot be kept running (see Supervisor). */
+  readonly failed: Promise<string>;
+  #fail!: (reason: string) => void;
+  #distributor: Supervisor;
+  #nodes: Supervisor[] = [];
+  #stopping = false;
+
+  constructor(readonly plan: LaunchPlan, readonly options: SystemOptions) {
+    this.failed = new Promise((resolve) => this.#fail = resolve);
+    this.#distributor = this.#supervise(plan.distributor, []);
+    this.#distributor.start();
+    this.up = this.#startNodes();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    for (const supervisor of [this.#distributor, ...this.#nodes]) supervisor.stopRestarting();
+    await Promise.all(this.#nodes.map((node) => node.stop()));
+    await this.#distributor.stop();
+  }
+
+  async #startNodes(): Promise<ListenAddress> {
+    const distributor = await this.#distributor.listening;
+    if (this.#stopping) return never;
+    const meshArgs = ["--distributor", `127.0.0.1:${distributor.port}`];
+    this.#nodes = this.plan.nodes.map((node) => this.#supervise(node, meshArgs));
+    for (const node of this.#nodes) node.start();
+    const addresses = await Promise.all(this.#nodes.map((node) => node.listening));
+    if (this.#stopping) return never;
+    return addresses[this.plan.nodes.findIndex((node) => node.role === "gate")];
+  }
+
+  #supervise(planned: PlannedProcess, extraArgs: string[]): Supervisor {
+    const { entryPoint, cwd, log } = this.options;
+    const logArgs = this.plan.logFormat === undefined ? [] : ["--log", this.plan.logFormat];
+    return new Supervisor({
+      name: planned.name,
+      port: planned.port,
+      command: (port) =>
+        runtimeCommand(this.plan.runtime, entryPoint(planned.role), ["--port", String(port), ...extraArgs, ...logArgs]),
+      cwd,
+      log,
+      gaveUp: this.#fail,
+    });
+  }
+}
+
+/** What `up` is left waiting on once the system stops: it must not announce a system that is going away. */
+const never = new Promise<never>(() => {});
