@@ -10,6 +10,8 @@ import { exit, onShutdownSignal } from "./runtime/mod.ts";
 
 type Options = Parameters<typeof parseCommandLine>[1];
 
+const STOP_LIMIT_MS = 10_000;
+
 export interface Running {
   /** Stops the process's work; the process exits when it resolves. */
   stop(): Promise<void>;
@@ -47,7 +49,8 @@ export async function runMain(
     stopping = true;
     log.info("stopping", signal);
     try {
-      await running.stop();
+      // A stop that hangs (a peer or database that never answers) must not keep the process alive.
+      await Promise.race([running.stop(), new Promise((resolve) => setTimeout(resolve, STOP_LIMIT_MS).unref())]);
     } catch (error) {
       log.error("error while stopping", (error as Error).message);
     }

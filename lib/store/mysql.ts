@@ -71,23 +71,66 @@ export function describeUrl(url: string): string {
 class Database {
   constructor(readonly pool: Pool, private readonly timeoutMs: number) {}
 
-  /** Runs one statement with placeholders; any failure becomes a StoreError with the driver's error as cause. */
+  /**
+   * Runs one statement with placeholders within the deadline; any failure becomes a StoreError with the
+   * driver's error as cause. A statement whose deadline passes before it got a connection never runs
+   * (a client told "Database Error" must not find the write done later); one that was sent and got no
+   * answer costs its connection, which is destroyed rather than handed to the next statement.
+   */
   async run<T>(sql: string, values: unknown[] = []): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
-    });
+    const deadline = Date.now() + this.timeoutMs;
     try {
-      const [result] = await Promise.race([
-        this.pool.query({ sql, values, timeout: this.timeoutMs }),
-        deadline,
-      ]);
-      return result as T;
+      const connection = await this.#withDeadline(this.pool.getConnection(), deadline, (late) => late.release());
+      try {
+        const [result] = await this.#withDeadline(
+          connection.query({ sql, values }),
+          deadline,
+          undefined,
+          () => connection.destroy(),
+        );
+        connection.release();
+        return result as T;
+      } catch (error) {
+        // A connection that failed mid-statement may be in any state: do not reuse it.
+        connection.destroy();
+        throw error;
+      }
     } catch (error) {
       throw new StoreError(error);
-    } finally {
-      clearTimeout(timer);
     }
+  }
+
+  /** Rejects at the deadline; `onLate` receives a value that arrives afterwards, `onTimeout` runs at the deadline. */
+  #withDeadline<V>(
+    work: Promise<V>,
+    deadline: number,
+    onLate?: (value: V) => void,
+    onTimeout?: () => void,
+  ): Promise<V> {
+    return new Promise<V>((resolve, reject) => {
+      let expired = false;
+      const timer = setTimeout(() => {
+        expired = true;
+        onTimeout?.();
+        reject(new Error(`no answer within ${this.timeoutMs} ms`));
+      }, Math.max(0, deadline - Date.now()));
+      work.then(
+        (value) => {
+          clearTimeout(timer);
+          if (expired) onLate?.(value);
+          else resolve(value);
+        },
+        (error) => {
+          clearTimeout(timer);
+          if (!expired) reject(error);
+        },
+      );
+    });
+  }
+
+  /** Ends the pool; connections stuck on a hung server are not waited for past the deadline. */
+  async close(): Promise<void> {
+    await this.#withDeadline(this.pool.end(), Date.now() + this.timeoutMs).catch(() => {});
   }
 }
 
@@ -193,6 +236,8 @@ export async function mysqlStore(
     uri: url,
     connectionLimit: options.poolSize ?? 10,
     connectTimeout: timeoutMs,
+    // A flood while the database is away fails at once instead of queueing without bound.
+    queueLimit: 1000,
     // DATETIME values are read and written as UTC: with the explicit dates above, ISO output is exact.
     timezone: "Z",
     dateStrings: false,
@@ -205,7 +250,7 @@ export async function mysqlStore(
   try {
     for (const table of tables) await prepareTable(db, table);
   } catch (error) {
-    await pool.end().catch(() => {});
+    await db.close();
     const detail = error instanceof StoreError ? (error.cause as Error)?.message : (error as Error).message;
     throw new Error(`MySQL at ${describeUrl(url)}: ${detail}`);
   }
@@ -214,6 +259,6 @@ export async function mysqlStore(
     goods: goodsStore(db),
     members: membersStore(db),
     purchases: purchasesStore(db),
-    close: () => pool.end(),
+    close: () => db.close(),
   };
 }
