@@ -157,6 +157,7 @@ function systemSuite(mesh: Mesh) {
       const server = await import("node:net").then((net) =>
         net.createServer((socket) => {
           let merged = "";
+          socket.on("error", () => {}); // the gateway drops this connection when the node leaves
           socket.setEncoding("utf8");
           socket.on("data", (text: string) => {
             merged += text;

@@ -5,6 +5,7 @@ import {
   type HttpImplementation,
   type HttpServeOptions,
   type HttpServer,
+  listenOrExplain,
   type TcpConnectOptions,
   type TcpHandlers,
   type TcpImplementation,
@@ -141,7 +142,10 @@ export const bunTcp: TcpImplementation = {
       socket.data = newState(open);
       originalOpen(socket);
     };
-    const listener = Bun.listen({ hostname: options.hostname, port: options.port, socket: serverHandler });
+    const listener = listenOrExplain(
+      options,
+      () => Bun.listen({ hostname: options.hostname, port: options.port, socket: serverHandler }),
+    );
     return Promise.resolve({
       address: { address: listener.hostname, family: familyOf(listener.hostname), port: listener.port },
       close: () => Promise.resolve(listener.stop(false)),
@@ -173,7 +177,10 @@ export const bunTcp: TcpImplementation = {
 export const bunHttp: HttpImplementation = {
   name: "Bun.serve",
   serve(options: HttpServeOptions): Promise<HttpServer> {
-    const server = Bun.serve({ hostname: options.hostname, port: options.port, fetch: options.fetch });
+    const server = listenOrExplain(
+      options,
+      () => Bun.serve({ hostname: options.hostname, port: options.port, fetch: options.fetch }),
+    );
     return Promise.resolve({
       address: { address: server.hostname, family: familyOf(server.hostname), port: server.port },
       close: () => server.stop(true),

@@ -5,6 +5,7 @@ import {
   type HttpImplementation,
   type HttpServeOptions,
   type HttpServer,
+  listenOrExplain,
   type TcpConnectOptions,
   type TcpImplementation,
   type TcpListener,
@@ -166,7 +167,10 @@ function concat(chunks: Uint8Array[]): Uint8Array {
 export const denoTcp: TcpImplementation = {
   name: "Deno.listen",
   listen(options: TcpListenOptions, open: TcpOpen): Promise<TcpListener> {
-    const listener = Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp" });
+    const listener = listenOrExplain(
+      options,
+      () => Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp" }),
+    );
     let closing = false;
     void (async () => {
       try {

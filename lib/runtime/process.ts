@@ -24,15 +24,46 @@ export function exit(code: number): never {
   process.exit(code);
 }
 
-/** The argv that runs `file` (a .ts entry point) on `runtime`: what the launcher and the tests spawn. */
-export function runtimeCommand(runtime: RuntimeName, file: string, args: string[] = []): string[] {
+/**
+ * Sends a signal to a process by pid; false when it is gone. Use this rather than ChildProcess.kill:
+ * Deno's ChildProcess.kill delivers only the first signal sent to a child.
+ */
+export function signalProcess(pid: number | undefined, signal: NodeJS.Signals | 0): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The narrowest Deno permissions Pilcrow's processes run with: the network (listen, connect to the mesh
+ * and to MySQL), environment variables (PILCROW_*, MYSQL_URL…), and reading the project directory (the
+ * sources and node_modules; the process is started there). The launcher also needs to run its children.
+ */
+export const DENO_PERMISSIONS = ["--allow-net", "--allow-env", "--allow-read=."];
+export const DENO_LAUNCHER_PERMISSIONS = [...DENO_PERMISSIONS, "--allow-run"];
+
+/**
+ * The argv that runs `file` (a .ts entry point) on `runtime`: what the launcher and the tests spawn.
+ * Start it with the project root as working directory.
+ */
+export function runtimeCommand(
+  runtime: RuntimeName,
+  file: string,
+  args: string[] = [],
+  denoPermissions = /\bup\.ts$/.test(file) ? DENO_LAUNCHER_PERMISSIONS : DENO_PERMISSIONS,
+): string[] {
   switch (runtime) {
     case "bun":
       return [binary("bun"), "run", file, ...args];
     case "deno":
-      return [binary("deno"), "run", "-A", file, ...args];
+      return [binary("deno"), "run", ...denoPermissions, file, ...args];
     case "node":
-      return [nodeBinary(), "--import", "tsx", file, ...args];
+      // tsx's loader by absolute URL: a bare `--import tsx` would be looked up from the child's cwd.
+      return [nodeBinary(), "--import", import.meta.resolve("tsx"), file, ...args];
   }
 }
 

@@ -91,3 +91,12 @@ export class ConnectTimeoutError extends Error {
     this.name = "ConnectTimeoutError";
   }
 }
+
+/** Runs a runtime's listen call; its error, which may not say where, is rethrown naming the address. */
+export function listenOrExplain<T>(where: { hostname: string; port: number }, listen: () => T): T {
+  try {
+    return listen();
+  } catch (error) {
+    throw new Error(`cannot listen on ${where.hostname}:${where.port}: ${(error as Error).message}`, { cause: error });
+  }
+}

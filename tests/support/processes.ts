@@ -5,7 +5,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { runtimeCommand, type RuntimeName, runtimeName, spawnCommand } from "../../lib/runtime/mod.ts";
+import { runtimeCommand, type RuntimeName, runtimeName, signalProcess, spawnCommand } from "../../lib/runtime/mod.ts";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -97,12 +97,8 @@ export class RunningProcess {
     return this.waitFor((entry) => entry.event === event, timeoutMs, from);
   }
 
-  /** Through process.kill: Deno's ChildProcess.kill delivers only the first signal sent to a child. */
   signal(signal: NodeJS.Signals): void {
-    if (this.#hasExited) return;
-    try {
-      process.kill(this.child.pid!, signal);
-    } catch { /* exited meanwhile */ }
+    if (!this.#hasExited) signalProcess(this.child.pid, signal);
   }
 
   /** Stops the process (SIGTERM, then SIGKILL after a grace period) and waits for it to exit. */
