@@ -64,7 +64,8 @@ export const nodeTcp: TcpImplementation = {
         const address = addressOf(server);
         resolve({
           address,
-          close: () => new Promise<void>((done) => server.close(() => done())),
+          // server.close stops accepting at once; its callback would also wait for every open socket to end.
+          close: () => Promise.resolve(void server.close()),
         });
       });
     });

@@ -52,8 +52,9 @@ export async function listenPackets(options: PacketServerOptions): Promise<Packe
     address: listener.address,
     connections,
     async close() {
-      await listener.close();
+      const stopped = listener.close();
       for (const connection of connections) connection.destroy();
+      await stopped;
     },
   };
 }
