@@ -1,0 +1,119 @@
+/**
+ * The commands users type, exactly as README.md writes them, through a shell, with `bun` and `deno` on the
+ * PATH as a global install puts them (links to the npm-installed binaries). Each must start its process(es)
+ * and print the listen line; the launcher commands must bring up a system the book's API client completes.
+ * These test the commands, not the runtime under test, so they run once: under the Node runner.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { runtimeName, signalProcess } from "../lib/runtime/mod.ts";
+import { delay, ROOT } from "./support/processes.ts";
+
+const skip = runtimeName === "node" ? false : "the commands are run once, under the Node runner";
+
+interface Shell {
+  child: ChildProcess;
+  output: string[];
+}
+
+function run(command: string, path: string): Shell {
+  // A process group of its own, so that stopping it reaches everything the command started (as Ctrl-C does).
+  const child = spawn("sh", ["-c", command], {
+    cwd: ROOT,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, PATH: path, PILCROW_LOG: "human", MYSQL_URL: "" },
+  });
+  const output: string[] = [];
+  for (const stream of [child.stdout!, child.stderr!]) {
+    stream.setEncoding("utf8").on("data", (text: string) => output.push(...text.split("\n")));
+  }
+  return { child, output };
+}
+
+async function waitForLine(shell: Shell, pattern: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const line of shell.output) {
+      const match = line.match(pattern);
+      if (match) return match;
+    }
+    if (Date.now() > deadline || shell.child.exitCode !== null) {
+      throw new Error(`no line matching ${pattern}; output:\n${shell.output.join("\n")}`);
+    }
+    await delay(50);
+  }
+}
+
+async function stopGroup(shell: Shell): Promise<void> {
+  const exited = new Promise<void>((resolve) => shell.child.once("exit", () => resolve()));
+  signalProcess(-shell.child.pid!, "SIGTERM");
+  const timer = setTimeout(() => signalProcess(-shell.child.pid!, "SIGKILL"), 8000);
+  await exited;
+  clearTimeout(timer);
+  // Let the group's last members finish: nothing may outlive the command.
+  for (let i = 0; i < 100 && signalProcess(-shell.child.pid!, 0); i++) await delay(50);
+  assert.equal(signalProcess(-shell.child.pid!, 0), false, "no process of the command is left running");
+}
+
+describe("the README's commands", { skip }, () => {
+  let bin: string;
+  let path: string;
+  before(() => {
+    bin = mkdtempSync(join(tmpdir(), "pilcrow-bin-"));
+    symlinkSync(join(ROOT, "node_modules/bun/bin/bun.exe"), join(bin, "bun"));
+    symlinkSync(join(ROOT, "node_modules/deno/deno"), join(bin, "deno"));
+    path = `${bin}:${process.env.PATH}`;
+  });
+  after(() => rmSync(bin, { recursive: true, force: true }));
+
+  for (
+    const command of [
+      "npx tsx services/distributor.ts 0",
+      "bun run services/distributor.ts 0",
+      "deno run -A services/distributor.ts 0",
+      "npx tsx services/goods.ts 0",
+      "bun run services/goods.ts 0",
+      "npx deno run --allow-net --allow-env --allow-read=. services/members.ts 0",
+    ]
+  ) {
+    it(`${command} starts and prints its listen line`, async () => {
+      const shell = run(command, path);
+      try {
+        await waitForLine(shell, /^listen \{ address: '127\.0\.0\.1', family: 'IPv4', port: \d+ \}$/);
+      } finally {
+        await stopGroup(shell);
+      }
+    });
+  }
+
+  for (
+    const command of [
+      "npm start -- --ports free",
+      "bun run services/up.ts --ports free",
+      "deno task up --ports free",
+      "npx deno task up --ports free",
+    ]
+  ) {
+    it(`${command} brings up a system the API client completes`, async () => {
+      const shell = run(command, path);
+      try {
+        const [, port] = await waitForLine(shell, /Pilcrow is up: gateway on http:\/\/127\.0\.0\.1:(\d+)/);
+        // The gateway connects to the services just after they listen.
+        await delay(500);
+        const client = run(`npm run --silent client -- --port ${port}`, path);
+        const code = await new Promise<number | null>((resolve) => client.child.once("close", resolve));
+        const transcript = client.output.join("\n");
+        assert.equal(code, 0, transcript);
+        assert.match(transcript, /"key":7,"errorcode":0,"errormessage":"success","results":\[\{"id":1,"goodsid":1,/);
+        assert.match(transcript, /\ndone\n/);
+      } finally {
+        await stopGroup(shell);
+      }
+    });
+  }
+});
