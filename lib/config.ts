@@ -94,3 +94,10 @@ export function parsePositiveInteger(text: string, what: string): number {
   }
   return value;
 }
+
+/** A time in milliseconds; 0 is allowed (for a drain: do not wait). */
+export function parseDuration(text: string, what: string): number {
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value)) throw new UsageError(`${what} must be a whole number of milliseconds, not ${text}`);
+  return value;
+}

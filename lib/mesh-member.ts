@@ -20,19 +20,26 @@ export interface MeshMemberOptions {
 
 export interface MeshMember {
   readonly registered: boolean;
+  /**
+   * Tells the distributor this node serves nothing any more (it registers again with no urls, which a
+   * book distributor understands too), so gateways stop sending it new requests.
+   */
+  leave(): void;
   close(): void;
 }
 
 export function joinMesh(options: MeshMemberOptions): MeshMember {
   const { log } = options;
   let registered = false;
+  let self = options.self;
+  const register = (client: PacketClient) => client.send({ uri: DISTRIBUTES, method: "POST", key: 0, params: self });
   const client = new PacketClient({
     hostname: options.distributor.hostname,
     port: options.distributor.port,
     log,
     tcp: options.tcp,
     connected(client) {
-      registered = client.send({ uri: DISTRIBUTES, method: "POST", key: 0, params: options.self });
+      registered = register(client);
     },
     disconnected() {
       registered = false;
@@ -49,6 +56,10 @@ export function joinMesh(options: MeshMemberOptions): MeshMember {
   return {
     get registered() {
       return registered;
+    },
+    leave() {
+      self = { ...self, urls: [] };
+      register(client);
     },
     close: () => client.close(),
   };

@@ -1,4 +1,7 @@
-/** The gateway: `npx tsx services/gate.ts [PORT]` (default 8000), `--timeout MS`, `--body-limit BYTES`. */
+/**
+ * The gateway: `npx tsx services/gate.ts [PORT]` (default 8000), `--timeout MS`, `--body-limit BYTES`,
+ * `--status` (serve GET /_pilcrow/status).
+ */
 import { parsePositiveInteger } from "../lib/config.ts";
 import { startGateway } from "../lib/gateway/gateway.ts";
 import { runMain } from "../lib/main.ts";
@@ -14,6 +17,7 @@ await runMain("gate", 8000, async (config, log) => {
     log,
     timeoutMs: timeout === undefined ? undefined : parsePositiveInteger(timeout, "timeout"),
     bodyLimitBytes: bodyLimit === undefined ? undefined : parsePositiveInteger(bodyLimit, "body limit"),
+    status: config.values.status === true || environment("PILCROW_STATUS") === "1",
   });
   return { stop: () => gateway.close() };
-}, { timeout: { type: "string" }, "body-limit": { type: "string" } });
+}, { timeout: { type: "string" }, "body-limit": { type: "string" }, status: { type: "boolean" } });

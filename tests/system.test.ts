@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { BookPeer, registration } from "./support/book-peer.ts";
+import { answer, startBookService } from "./support/book-service.ts";
 import { delay, type RunningProcess, startProcess, stopAll } from "./support/processes.ts";
 import { testRuntime } from "./support/processes.ts";
 import {
@@ -154,34 +155,13 @@ function systemSuite(mesh: Mesh) {
     });
 
     it("calls a service written the book's way, and reassembles its reply split inside a multi-byte character", async () => {
-      const server = await import("node:net").then((net) =>
-        net.createServer((socket) => {
-          let merged = "";
-          socket.on("error", () => {}); // the gateway drops this connection when the node leaves
-          socket.setEncoding("utf8");
-          socket.on("data", (text: string) => {
-            merged += text;
-            const frames = merged.split("¶");
-            merged = frames.pop()!;
-            for (const frame of frames) {
-              const packet = JSON.parse(frame);
-              const reply = Buffer.from(
-                JSON.stringify({
-                  key: packet.params.key,
-                  errorcode: 0,
-                  errormessage: "success",
-                  echo: `안녕 ${packet.params.who}`,
-                }) + "¶",
-              );
-              const cut = reply.indexOf(Buffer.from("녕")) + 1;
-              socket.write(reply.subarray(0, cut));
-              setTimeout(() => socket.write(reply.subarray(cut)), 30);
-            }
-          });
-        })
-      );
-      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-      const port = (server.address() as { port: number }).port;
+      const service = await startBookService((packet, socket) => {
+        const reply = Buffer.from(answer(packet, { echo: `안녕 ${packet.params.who}` }));
+        const cut = reply.indexOf(Buffer.from("녕")) + 1;
+        socket.write(reply.subarray(0, cut));
+        setTimeout(() => socket.write(reply.subarray(cut)), 30);
+      });
+      const port = service.port;
       const node = await BookPeer.connect(system.distributor.port);
       const from = system.gate.entries.length;
       node.send(registration("book", port, ["GET/book"]));
@@ -193,7 +173,7 @@ function systemSuite(mesh: Mesh) {
         assert.equal(response.body.errorcode, 0);
       } finally {
         node.close();
-        server.close();
+        await service.close();
       }
     });
   });

@@ -21,7 +21,11 @@ export interface GatewayAppOptions {
   log: Logger;
   timeoutMs?: number;
   bodyLimitBytes?: number;
+  /** Serve `GET /_pilcrow/status` (off by default: it shows the mesh's layout). */
+  status?: boolean;
 }
+
+export const STATUS_PATH = "/_pilcrow/status";
 
 function problem(c: Context, status: ContentfulStatusCode, errormessage: string): Response {
   return c.json({ errorcode: 1, errormessage }, status);
@@ -41,6 +45,8 @@ export function gatewayApp(options: GatewayAppOptions): Hono {
     "*",
     bodyLimit({ maxSize, onError: (c) => problem(c, 413, `request body is larger than ${maxSize} bytes`) }),
   );
+
+  if (options.status) app.get(STATUS_PATH, (c) => c.json(pool.status()));
 
   app.all("*", async (c) => {
     let params: Record<string, unknown>;

@@ -14,6 +14,7 @@ export interface GatewayOptions {
   log: Logger;
   timeoutMs?: number;
   bodyLimitBytes?: number;
+  status?: boolean;
   tcp?: TcpImplementation;
 }
 
@@ -26,7 +27,7 @@ export interface Gateway {
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { log } = options;
   const pool = new InstancePool({ log, tcp: options.tcp });
-  const app = gatewayApp({ pool, log, timeoutMs: options.timeoutMs, bodyLimitBytes: options.bodyLimitBytes });
+  const app = gatewayApp({ ...options, pool });
   const server = await httpImplementation().serve({ hostname: options.hostname, port: options.port, fetch: app.fetch });
   log.info("listen", server.address);
   const member = joinMesh({
@@ -40,9 +41,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     address: server.address,
     pool,
     async close() {
+      // The HTTP server first: it stops accepting and lets the requests in flight get their answers.
+      await server.close();
       member.close();
       pool.close();
-      await server.close();
     },
   };
 }

@@ -10,6 +10,7 @@ import type { NodeInfo } from "../wire/packet.ts";
 
 export interface Instance {
   readonly id: string;
+  readonly name: string;
   readonly client: PacketClient;
 }
 
@@ -47,7 +48,8 @@ export class InstancePool {
     for (const [id, instance] of this.#instances) {
       if (wanted.has(id)) continue;
       this.#instances.delete(id);
-      instance.client.close();
+      // Requests already sent to it still get their answers: a leaving instance finishes what it has.
+      instance.client.retire();
       this.#options.log.info("instance removed", id);
     }
     const routes = new Map<string, Instance[]>();
@@ -90,6 +92,17 @@ export class InstancePool {
     return total;
   }
 
+  /** What the status route shows: requests in flight (zero whenever the gateway is idle) and each instance. */
+  status(): { inFlight: number; instances: { id: string; name: string; connected: boolean; inFlight: number }[] } {
+    const instances = [...this.#instances.values()].map(({ id, name, client }) => ({
+      id,
+      name,
+      connected: client.connected,
+      inFlight: client.inFlight,
+    }));
+    return { inFlight: this.inFlight, instances };
+  }
+
   close(): void {
     for (const instance of this.#instances.values()) instance.client.close();
     this.#instances.clear();
@@ -108,7 +121,7 @@ export class InstancePool {
       disconnected: (_client, error) => log.warn("instance connection lost", id, node.name, error?.message ?? ""),
       unsolicited: (packet) => log.warn("answer with no request in flight", id, typeof packet.key),
     }).open();
-    const instance = { id, client };
+    const instance = { id, name: node.name, client };
     this.#instances.set(id, instance);
     log.info("instance added", id, node.name);
     return instance;

@@ -183,7 +183,8 @@ export const bunHttp: HttpImplementation = {
     );
     return Promise.resolve({
       address: { address: server.hostname, family: familyOf(server.hostname), port: server.port },
-      close: () => server.stop(true),
+      // Graceful: no new connections, in-flight requests finish, idle keep-alive connections close.
+      close: () => server.stop(false),
     });
   },
 };

@@ -13,6 +13,8 @@ import { listenPackets } from "../tcp/server.ts";
 import type { Packet } from "../wire/packet.ts";
 import { INVALID_PARAMETERS, ServiceError } from "./errors.ts";
 
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** What a handler returns on success: extra fields of the answer, such as `results` or `userid`. */
 export type Extras = Record<string, unknown> | void;
 
@@ -42,9 +44,18 @@ export interface ServiceOptions {
   tcp?: TcpImplementation;
 }
 
+export const DEFAULT_DRAIN_MS = 5000;
+
 export interface RunningService {
   readonly address: ListenAddress;
-  close(): Promise<void>;
+  /** Requests being handled now. */
+  readonly inFlight: number;
+  /**
+   * Stops gracefully: tells the distributor it serves nothing, stops accepting connections, lets the
+   * requests in flight finish and waits for gateways to let go (they close their connection once they have
+   * dropped this instance and had their answers) — for at most `drainMs` — then closes.
+   */
+  close(drainMs?: number): Promise<void>;
 }
 
 export interface Answer {
@@ -57,13 +68,18 @@ export interface Answer {
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const { log } = options;
   const answer = answerer(options.routes, log);
+  let inFlight = 0;
   const server = await listenPackets({
     hostname: options.hostname,
     port: options.port,
     log,
     tcp: options.tcp,
     packet(packet, connection) {
-      void answer(packet).then((reply) => connection.send(reply));
+      inFlight++;
+      void answer(packet).then((reply) => {
+        inFlight--;
+        connection.send(reply);
+      });
     },
   });
   log.info("listen", server.address);
@@ -80,7 +96,17 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   });
   return {
     address: server.address,
-    async close() {
+    get inFlight() {
+      return inFlight;
+    },
+    async close(drainMs = DEFAULT_DRAIN_MS) {
+      member.leave();
+      await server.stopAccepting();
+      const deadline = Date.now() + drainMs;
+      while ((inFlight > 0 || server.connections.size > 0) && Date.now() < deadline) await delay(20);
+      if (inFlight > 0 || server.connections.size > 0) {
+        log.warn("drain timeout", `${inFlight} request(s) in flight, ${server.connections.size} connection(s) open`);
+      }
       member.close();
       await server.close();
     },

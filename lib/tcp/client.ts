@@ -43,6 +43,7 @@ export class PacketClient {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #connecting = false;
   #closed = false;
+  #retiring = false;
 
   constructor(options: PacketClientOptions) {
     this.#options = options;
@@ -71,22 +72,35 @@ export class PacketClient {
   /** Sends a packet whose `key` is unique among this client's requests in flight and waits for its answer. */
   request(packet: Packet & { key: number }, timeoutMs: number): Promise<Packet> {
     const connection = this.#connection;
-    if (!connection) return Promise.reject(new NotConnectedError(this.endpoint));
+    if (!connection || this.#retiring) return Promise.reject(new NotConnectedError(this.endpoint));
     if (this.#pending.has(packet.key)) return Promise.reject(new Error(`key ${packet.key} is already in flight`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(packet.key);
         reject(new RequestTimeoutError(timeoutMs));
+        this.#closeIfRetiredAndIdle();
       }, timeoutMs);
       this.#pending.set(packet.key, { resolve, reject, timer });
       connection.send(packet);
     });
   }
 
+  /**
+   * Stops reconnecting and sends nothing new, but lets the requests in flight get their answers (or their
+   * timeouts); the connection closes once none is left. How a gateway lets go of an instance that is leaving.
+   */
+  retire(): void {
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    this.#retiring = true;
+    this.#closeIfRetiredAndIdle();
+  }
+
+  /** Fails what is in flight, stops reconnecting, and closes after writing what is queued (a last "leaving"). */
   close(): void {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
-    this.#connection?.destroy();
+    this.#connection?.end();
     this.#failPending();
   }
 
@@ -129,6 +143,11 @@ export class PacketClient {
     this.#pending.delete(key as number);
     clearTimeout(pending.timer);
     pending.resolve(packet);
+    this.#closeIfRetiredAndIdle();
+  }
+
+  #closeIfRetiredAndIdle(): void {
+    if (this.#retiring && this.#pending.size === 0) this.#connection?.end();
   }
 
   #onClose(error?: Error): void {

@@ -18,6 +18,8 @@ export interface PacketServerOptions extends ConnectionOptions {
 export interface PacketServer {
   readonly address: ListenAddress;
   readonly connections: ReadonlySet<PacketConnection>;
+  /** Stops accepting new connections; open ones go on. */
+  stopAccepting(): Promise<void>;
   /** Stops accepting and closes every open connection. */
   close(): Promise<void>;
 }
@@ -51,6 +53,7 @@ export async function listenPackets(options: PacketServerOptions): Promise<Packe
   return {
     address: listener.address,
     connections,
+    stopAccepting: () => listener.close(),
     async close() {
       const stopped = listener.close();
       for (const connection of connections) connection.destroy();
