@@ -21,6 +21,8 @@ export interface CommonConfig {
   distributor: Endpoint;
   logFormat: LogFormat;
   logLevel: LogLevel;
+  /** Heartbeat interval of a pinging side (distributor, gateway), `--heartbeat MS` or PILCROW_HEARTBEAT_MS; 0: off. */
+  heartbeatMs?: number;
   /** Every parsed flag, including those the entry point declared for itself. */
   values: Record<string, string | boolean | undefined>;
 }
@@ -37,6 +39,7 @@ const COMMON_OPTIONS: Options = {
   distributor: { type: "string" },
   log: { type: "string" },
   "log-level": { type: "string" },
+  heartbeat: { type: "string" },
 };
 
 export function parseCommandLine(
@@ -62,6 +65,10 @@ export function parseCommandLine(
       ),
       logFormat: parseLogFormat((values.log as string | undefined) ?? environment("PILCROW_LOG")),
       logLevel: parseLogLevel((values["log-level"] as string | undefined) ?? environment("PILCROW_LOG_LEVEL")),
+      heartbeatMs: optionalDuration(
+        (values.heartbeat as string | undefined) ?? environment("PILCROW_HEARTBEAT_MS"),
+        "heartbeat",
+      ),
       values: values as CommonConfig["values"],
     };
   } catch (error) {
@@ -100,4 +107,8 @@ export function parseDuration(text: string, what: string): number {
   const value = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value)) throw new UsageError(`${what} must be a whole number of milliseconds, not ${text}`);
   return value;
+}
+
+function optionalDuration(text: string | undefined, what: string): number | undefined {
+  return text === undefined ? undefined : parseDuration(text, what);
 }

@@ -2,10 +2,12 @@
  * The node side of registration (SPEC §3): connect to the distributor at once on start, register, register
  * again after every reconnect, and hand each notification's node list to the node.
  */
+import { clearInterval, setInterval } from "node:timers";
 import type { Endpoint } from "./config.ts";
 import type { Logger } from "./log.ts";
 import type { TcpImplementation } from "./runtime/types.ts";
 import { PacketClient } from "./tcp/client.ts";
+import { isPing, MISSED_BEATS, PILCROW_PROTOCOL, pingInterval, pong } from "./wire/heartbeat.ts";
 import { parseNodeList } from "./wire/node-info.ts";
 import { DISTRIBUTES, type NodeInfo } from "./wire/packet.ts";
 
@@ -28,10 +30,15 @@ export interface MeshMember {
   close(): void;
 }
 
+/** How often a node checks that its distributor, once it has pinged, still does. */
+const WATCH_MS = 200;
+
 export function joinMesh(options: MeshMemberOptions): MeshMember {
   const { log } = options;
   let registered = false;
-  let self = options.self;
+  let self: NodeInfo = { ...options.self, pilcrow: PILCROW_PROTOCOL };
+  /** The distributor's heartbeat interval, learned from its pings; a book distributor never pings. */
+  let distributorInterval: number | undefined;
   const register = (client: PacketClient) => client.send({ uri: DISTRIBUTES, method: "POST", key: 0, params: self });
   const client = new PacketClient({
     hostname: options.distributor.hostname,
@@ -43,9 +50,15 @@ export function joinMesh(options: MeshMemberOptions): MeshMember {
     },
     disconnected() {
       registered = false;
+      distributorInterval = undefined;
       log.warn("distributor connection lost; reconnecting", client.endpoint);
     },
     unsolicited(packet) {
+      if (isPing(packet)) {
+        distributorInterval = pingInterval(packet);
+        client.send(pong(packet));
+        return;
+      }
       if (packet.uri !== DISTRIBUTES || packet.method !== "GET") return;
       const nodes = parseNodeList(packet.params);
       if (!nodes) return log.warn("invalid notification from distributor", packet.params);
@@ -53,6 +66,13 @@ export function joinMesh(options: MeshMemberOptions): MeshMember {
       options.notified?.(nodes);
     },
   }).open();
+  // A distributor that pinged and then went quiet is gone even if its socket looks open: reconnect.
+  const watch = setInterval(() => {
+    if (!distributorInterval || !client.connected) return;
+    if (Date.now() - client.lastReceivedAt <= MISSED_BEATS * distributorInterval) return;
+    log.warn("no heartbeat from the distributor; reconnecting", client.endpoint);
+    client.reset();
+  }, WATCH_MS).unref();
   return {
     get registered() {
       return registered;
@@ -61,6 +81,9 @@ export function joinMesh(options: MeshMemberOptions): MeshMember {
       self = { ...self, urls: [] };
       register(client);
     },
-    close: () => client.close(),
+    close() {
+      clearInterval(watch);
+      client.close();
+    },
   };
 }

@@ -17,6 +17,7 @@ await runMain("gate", 8000, async (config, log) => {
     log,
     timeoutMs: timeout === undefined ? undefined : parsePositiveInteger(timeout, "timeout"),
     bodyLimitBytes: bodyLimit === undefined ? undefined : parsePositiveInteger(bodyLimit, "body limit"),
+    heartbeatMs: config.heartbeatMs,
     status: config.values.status === true || environment("PILCROW_STATUS") === "1",
   });
   return { stop: () => gateway.close() };

@@ -74,6 +74,18 @@ describe("distributor", () => {
     b.close();
   });
 
+  it("drops an older registration of the same address when a node registers again on a new connection", async () => {
+    const stale = await peer();
+    stale.send(registration("twin", 9401));
+    await stale.waitFor(isListOf("twin"));
+    const fresh = await peer();
+    fresh.send(registration("twin", 9401));
+    await fresh.waitFor(isListOf("twin"));
+    await stale.closed;
+    assert.deepEqual(fresh.packets.filter(isListOf("twin", "twin")), [], "never listed twice");
+    fresh.close();
+  });
+
   it("survives garbage, half packets, wrong shapes and oversized frames without disturbing other nodes", async () => {
     const good = await peer();
     good.send(registration("good", 9201));

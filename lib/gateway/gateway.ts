@@ -15,6 +15,7 @@ export interface GatewayOptions {
   timeoutMs?: number;
   bodyLimitBytes?: number;
   status?: boolean;
+  heartbeatMs?: number;
   tcp?: TcpImplementation;
 }
 
@@ -26,7 +27,7 @@ export interface Gateway {
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { log } = options;
-  const pool = new InstancePool({ log, tcp: options.tcp });
+  const pool = new InstancePool({ log, tcp: options.tcp, heartbeatMs: options.heartbeatMs });
   const app = gatewayApp({ ...options, pool });
   const server = await httpImplementation().serve({ hostname: options.hostname, port: options.port, fetch: app.fetch });
   log.info("listen", server.address);

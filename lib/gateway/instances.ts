@@ -3,15 +3,23 @@
  * serve it, chosen round robin. Instances come and go one by one as the distributor's list changes; an
  * instance whose connection is down is skipped (and reconnected in the background) until the list drops it.
  */
+import { clearInterval, setInterval } from "node:timers";
 import type { Logger } from "../log.ts";
 import type { TcpImplementation } from "../runtime/types.ts";
 import { PacketClient } from "../tcp/client.ts";
+import { RequestTimeoutError } from "../tcp/errors.ts";
+import { DEFAULT_HEARTBEAT_MS, MISSED_BEATS, ping } from "../wire/heartbeat.ts";
 import type { NodeInfo } from "../wire/packet.ts";
 
 export interface Instance {
   readonly id: string;
   readonly name: string;
   readonly client: PacketClient;
+  /** A Pilcrow node: it answers pings, so its liveness is checked, not assumed. */
+  readonly pilcrow: boolean;
+  /** Connected and, for a Pilcrow node, has answered a ping on this connection: safe to route to. */
+  ready: boolean;
+  pinging: boolean;
 }
 
 interface RouteEntry {
@@ -25,6 +33,8 @@ export const NO_LIVE_INSTANCE = Symbol("no live instance");
 
 export interface InstancePoolOptions {
   log: Logger;
+  /** Ping interval for quiet Pilcrow instances (default 2000 ms; 0: off); no answer within 2 more drops the connection. */
+  heartbeatMs?: number;
   tcp?: TcpImplementation;
 }
 
@@ -35,8 +45,15 @@ export class InstancePool {
   /** Routes ever served: a route whose instances are all gone answers 503, not 404. */
   #knownRoutes = new Set<string>();
 
+  #heartbeatMs: number;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** Pings use negative keys: the gateway's request keys count up from 0 (SPEC §6) and must not be taken. */
+  #nextPingKey = -1;
+
   constructor(options: InstancePoolOptions) {
     this.#options = options;
+    this.#heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    if (this.#heartbeatMs > 0) this.#heartbeat = setInterval(() => this.#beat(), this.#heartbeatMs).unref();
   }
 
   /** Applies a distributor notification: the whole current list of nodes. */
@@ -77,7 +94,7 @@ export class InstancePool {
     for (let step = 0; step < instances.length; step++) {
       const index = (entry.next + step) % instances.length;
       const instance = instances[index];
-      if (instance.client.connected && !exclude?.has(instance)) {
+      if (instance.ready && instance.client.connected && !exclude?.has(instance)) {
         entry.next = (index + 1) % instances.length;
         return instance;
       }
@@ -93,17 +110,22 @@ export class InstancePool {
   }
 
   /** What the status route shows: requests in flight (zero whenever the gateway is idle) and each instance. */
-  status(): { inFlight: number; instances: { id: string; name: string; connected: boolean; inFlight: number }[] } {
-    const instances = [...this.#instances.values()].map(({ id, name, client }) => ({
-      id,
-      name,
-      connected: client.connected,
-      inFlight: client.inFlight,
+  status(): {
+    inFlight: number;
+    instances: { id: string; name: string; connected: boolean; ready: boolean; inFlight: number }[];
+  } {
+    const instances = [...this.#instances.values()].map((instance) => ({
+      id: instance.id,
+      name: instance.name,
+      connected: instance.client.connected,
+      ready: instance.ready,
+      inFlight: instance.client.inFlight,
     }));
     return { inFlight: this.inFlight, instances };
   }
 
   close(): void {
+    clearInterval(this.#heartbeat);
     for (const instance of this.#instances.values()) instance.client.close();
     this.#instances.clear();
     this.#routes.clear();
@@ -112,19 +134,56 @@ export class InstancePool {
   #add(id: string, node: NodeInfo): Instance {
     const { log, tcp } = this.#options;
     const hostname = reachableHost(node.host!);
+    const pilcrow = node.pilcrow !== undefined && this.#heartbeatMs > 0;
     const client = new PacketClient({
       hostname,
       port: node.port,
       log,
       tcp,
-      connected: () => log.info("instance connected", id, node.name),
-      disconnected: (_client, error) => log.warn("instance connection lost", id, node.name, error?.message ?? ""),
+      connected: () => {
+        if (!pilcrow) return this.#ready(instance);
+        // A connect can succeed to a frozen process (the kernel accepts for it): wait for a first answer.
+        this.#ping(instance, () => this.#ready(instance));
+      },
+      disconnected: (_client, error) => {
+        instance.ready = false;
+        log.warn("instance connection lost", id, node.name, error?.message ?? "");
+      },
       unsolicited: (packet) => log.warn("answer with no request in flight", id, typeof packet.key),
-    }).open();
-    const instance = { id, name: node.name, client };
+    });
+    const instance: Instance = { id, name: node.name, client, pilcrow, ready: false, pinging: false };
     this.#instances.set(id, instance);
     log.info("instance added", id, node.name);
+    client.open();
     return instance;
+  }
+
+  #ready(instance: Instance): void {
+    instance.ready = true;
+    this.#options.log.info("instance connected", instance.id, instance.name);
+  }
+
+  /** Pings the quiet Pilcrow instances, so that one that vanished without closing its socket is dropped. */
+  #beat(): void {
+    const now = Date.now();
+    for (const instance of this.#instances.values()) {
+      if (!instance.pilcrow || !instance.ready || instance.pinging) continue;
+      if (now - instance.client.lastReceivedAt >= this.#heartbeatMs) this.#ping(instance);
+    }
+  }
+
+  #ping(instance: Instance, answered?: () => void): void {
+    instance.pinging = true;
+    const waitMs = (MISSED_BEATS - 1) * this.#heartbeatMs;
+    instance.client.request(ping(this.#nextPingKey--, this.#heartbeatMs), waitMs).then(
+      () => answered?.(),
+      (error) => {
+        if (!(error instanceof RequestTimeoutError)) return;
+        this.#options.log.warn("no heartbeat from instance", instance.id, instance.name, `${waitMs} ms`);
+        instance.ready = false;
+        instance.client.reset();
+      },
+    ).finally(() => instance.pinging = false);
   }
 }
 

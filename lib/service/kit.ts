@@ -10,6 +10,7 @@ import { joinMesh } from "../mesh-member.ts";
 import type { ListenAddress, TcpImplementation } from "../runtime/types.ts";
 import { StoreError } from "../store/contract.ts";
 import { listenPackets } from "../tcp/server.ts";
+import { isPing, pong } from "../wire/heartbeat.ts";
 import type { Packet } from "../wire/packet.ts";
 import { INVALID_PARAMETERS, ServiceError } from "./errors.ts";
 
@@ -75,6 +76,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     log,
     tcp: options.tcp,
     packet(packet, connection) {
+      if (isPing(packet)) return void connection.send(pong(packet));
       inFlight++;
       void answer(packet).then((reply) => {
         inFlight--;

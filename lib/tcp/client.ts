@@ -59,6 +59,15 @@ export class PacketClient {
     return this.#pending.size;
   }
 
+  get lastReceivedAt(): number {
+    return this.#connection?.lastReceivedAt ?? 0;
+  }
+
+  /** Drops the current connection (a peer taken for gone); requests in flight fail, and it reconnects. */
+  reset(): void {
+    this.#connection?.destroy();
+  }
+
   /** Starts connecting now; keeps reconnecting until `close`. */
   open(): this {
     void this.#connect();

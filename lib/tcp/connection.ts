@@ -47,6 +47,7 @@ export class PacketConnection {
   #blocked = false;
   #closed = false;
   #maxBufferedBytes: number;
+  #lastReceivedAt = Date.now();
   #pauseReadsWhenBlocked: boolean;
 
   private constructor(socket: TcpSocket, events: ConnectionEvents, options: ConnectionOptions) {
@@ -82,7 +83,10 @@ export class PacketConnection {
     const connection = new PacketConnection(socket, events, options);
     ready?.(connection);
     return {
-      data: (chunk) => connection.#decoder.push(chunk),
+      data(chunk) {
+        connection.#lastReceivedAt = Date.now();
+        connection.#decoder.push(chunk);
+      },
       drain: () => connection.#drained(),
       close: (error) => connection.#onClose(error),
     };
@@ -90,6 +94,11 @@ export class PacketConnection {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** When bytes last came from the peer (Date.now()): how heartbeats tell a quiet peer from a gone one. */
+  get lastReceivedAt(): number {
+    return this.#lastReceivedAt;
   }
 
   /** Queues a packet; it goes out with everything else queued in this event-loop turn. */

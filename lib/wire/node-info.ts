@@ -7,6 +7,7 @@ export const NodeInfoSchema = v.object({
   name: v.pipe(v.string(), v.minLength(1), v.maxLength(256)),
   urls: v.array(v.pipe(v.string(), v.maxLength(1024))),
   host: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256))),
+  pilcrow: v.optional(v.number()),
 });
 
 export function parseNodeInfo(value: unknown): NodeInfo | undefined {

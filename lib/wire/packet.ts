@@ -16,6 +16,11 @@ export interface NodeInfo {
   urls: string[];
   /** The host others should use to reach the node; the distributor fills it in when absent. */
   host?: string;
+  /**
+   * Set by Pilcrow nodes (protocol version 1): the node answers heartbeat pings. Book peers leave it out,
+   * and are never pinged — a ping is a packet they would not understand.
+   */
+  pilcrow?: number;
 }
 
 export const DISTRIBUTES = "/distributes";

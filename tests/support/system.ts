@@ -33,6 +33,7 @@ export interface System {
 export interface SystemOptions extends StartOptions {
   services?: string[];
   gateArgs?: string[];
+  distributorArgs?: string[];
   /** Runtimes per role; overrides `runtime`. */
   mesh?: Mesh;
 }
@@ -46,7 +47,11 @@ function roleOptions(options: SystemOptions, role: "distributor" | "gate" | "ser
 
 export async function startSystem(options: SystemOptions = {}): Promise<System> {
   const names = options.services ?? ["goods", "members", "purchases"];
-  const distributor = await startProcess("distributor.ts", ["0"], roleOptions(options, "distributor"));
+  const distributor = await startProcess(
+    "distributor.ts",
+    ["0", ...(options.distributorArgs ?? [])],
+    roleOptions(options, "distributor"),
+  );
   const meshArgs = ["--distributor", `127.0.0.1:${distributor.port}`];
   const extra: RunningProcess[] = [];
   const startService = async (name: string, port = 0) => {

@@ -1,0 +1,32 @@
+/**
+ * Heartbeats between Pilcrow peers, to find a peer that vanished without closing its socket (a pulled
+ * cable, a frozen VM). The pinging side sends a ping when a connection has been quiet for one interval and
+ * drops it after three quiet intervals; the pinged side answers every ping with a pong carrying its key.
+ * Any packet counts as a sign of life, so a busy connection is never pinged.
+ */
+import type { Packet } from "./packet.ts";
+
+export const PING_URI = "/_pilcrow/ping";
+export const PONG_URI = "/_pilcrow/pong";
+export const PILCROW_PROTOCOL = 1;
+export const DEFAULT_HEARTBEAT_MS = 2000;
+/** Quiet intervals after which a peer is taken for gone. */
+export const MISSED_BEATS = 3;
+
+export function ping(key: number, intervalMs: number): Packet & { key: number } {
+  return { uri: PING_URI, method: "GET", key, params: { interval: intervalMs } };
+}
+
+export function isPing(packet: Packet): boolean {
+  return packet.uri === PING_URI;
+}
+
+export function pong(to: Packet): Packet {
+  return { uri: PONG_URI, key: to.key };
+}
+
+/** The pinging side's interval, as its ping says (so the pinged side knows when to give up on it). */
+export function pingInterval(packet: Packet): number | undefined {
+  const interval = (packet.params as { interval?: unknown } | undefined)?.interval;
+  return typeof interval === "number" && interval > 0 ? interval : undefined;
+}
