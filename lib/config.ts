@@ -3,6 +3,7 @@
  * book) or `--port`, `--host`, `--distributor HOST:PORT` (or PILCROW_DISTRIBUTOR), `--log human|json`
  * (or PILCROW_LOG) and `--log-level` (or PILCROW_LOG_LEVEL). Parsed with node:util parseArgs.
  */
+import { readFileSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { type LogFormat, type LogLevel, parseLogFormat, parseLogLevel } from "./log.ts";
 import { commandLineArguments, environment } from "./runtime/mod.ts";
@@ -23,6 +24,8 @@ export interface CommonConfig {
   logLevel: LogLevel;
   /** Heartbeat interval of a pinging side (distributor, gateway), `--heartbeat MS` or PILCROW_HEARTBEAT_MS; 0: off. */
   heartbeatMs?: number;
+  /** The mesh secret, from `--secret-file PATH` or PILCROW_SECRET; never logged. */
+  secret?: string;
   /** Every parsed flag, including those the entry point declared for itself. */
   values: Record<string, string | boolean | undefined>;
 }
@@ -40,6 +43,7 @@ const COMMON_OPTIONS: Options = {
   log: { type: "string" },
   "log-level": { type: "string" },
   heartbeat: { type: "string" },
+  "secret-file": { type: "string" },
 };
 
 export function parseCommandLine(
@@ -65,6 +69,7 @@ export function parseCommandLine(
       ),
       logFormat: parseLogFormat((values.log as string | undefined) ?? environment("PILCROW_LOG")),
       logLevel: parseLogLevel((values["log-level"] as string | undefined) ?? environment("PILCROW_LOG_LEVEL")),
+      secret: readSecret(values["secret-file"] as string | undefined),
       heartbeatMs: optionalDuration(
         (values.heartbeat as string | undefined) ?? environment("PILCROW_HEARTBEAT_MS"),
         "heartbeat",
@@ -111,4 +116,40 @@ export function parseDuration(text: string, what: string): number {
 
 function optionalDuration(text: string | undefined, what: string): number | undefined {
   return text === undefined ? undefined : parseDuration(text, what);
+}
+
+export const MIN_SECRET_LENGTH = 16;
+
+function readSecret(file: string | undefined): string | undefined {
+  let secret: string | undefined;
+  if (file !== undefined) {
+    try {
+      secret = readFileSync(file, "utf8").trim();
+    } catch (error) {
+      throw new UsageError(`cannot read the secret file ${file}: ${(error as Error).message}`);
+    }
+  } else {
+    secret = environment("PILCROW_SECRET");
+  }
+  if (secret === undefined || secret === "") return undefined;
+  if (secret.length < MIN_SECRET_LENGTH) {
+    throw new UsageError(`the mesh secret must be at least ${MIN_SECRET_LENGTH} characters long`);
+  }
+  return secret;
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * A mesh port (the distributor's, a service's) open beyond this machine must be guarded: without a
+ * secret anyone who reaches it could register as any service, or call one directly.
+ */
+export function requireSecretOffLoopback(config: CommonConfig): void {
+  if (isLoopback(config.host) || config.secret) return;
+  throw new UsageError(
+    `refusing to listen on ${config.host} without a mesh secret: anyone who can reach it could join the mesh. `
+      + "Set PILCROW_SECRET (or --secret-file PATH) on every process, or listen on 127.0.0.1",
+  );
 }

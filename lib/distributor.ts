@@ -20,6 +20,8 @@ export interface DistributorOptions {
   maxFrameBytes?: number;
   /** Ping interval for Pilcrow nodes (default 2000 ms; 0: off); a node quiet for 3 intervals is dropped. */
   heartbeatMs?: number;
+  /** The mesh secret: only nodes that prove they know it are heard, listed and told the list. */
+  secret?: string;
   tcp?: TcpImplementation;
 }
 
@@ -69,6 +71,7 @@ export async function startDistributor(options: DistributorOptions): Promise<Dis
     port: options.port,
     log,
     maxFrameBytes: options.maxFrameBytes,
+    secret: options.secret,
     tcp: options.tcp,
     connected(connection) {
       log.info("onCreate", connection.remoteAddress, connection.remotePort);

@@ -17,6 +17,8 @@ export interface MeshMemberOptions {
   self: NodeInfo;
   log: Logger;
   notified?(nodes: NodeInfo[]): void;
+  /** The mesh secret: the distributor must prove it knows it too. */
+  secret?: string;
   tcp?: TcpImplementation;
 }
 
@@ -45,6 +47,7 @@ export function joinMesh(options: MeshMemberOptions): MeshMember {
     port: options.distributor.port,
     log,
     tcp: options.tcp,
+    secret: options.secret,
     connected(client) {
       registered = register(client);
     },

@@ -1,6 +1,6 @@
 /**
  * The gateway: `npx tsx services/gate.ts [PORT]` (default 8000), `--timeout MS`, `--body-limit BYTES`,
- * `--status` (serve GET /_pilcrow/status).
+ * `--status` (serve GET /_pilcrow/status), `--cors ORIGIN[,ORIGIN…]` (or `*`).
  */
 import { parsePositiveInteger } from "../lib/config.ts";
 import { startGateway } from "../lib/gateway/gateway.ts";
@@ -18,7 +18,16 @@ await runMain("gate", 8000, async (config, log) => {
     timeoutMs: timeout === undefined ? undefined : parsePositiveInteger(timeout, "timeout"),
     bodyLimitBytes: bodyLimit === undefined ? undefined : parsePositiveInteger(bodyLimit, "body limit"),
     heartbeatMs: config.heartbeatMs,
+    secret: config.secret,
     status: config.values.status === true || environment("PILCROW_STATUS") === "1",
+    corsOrigins: ((config.values.cors as string | undefined) ?? environment("PILCROW_CORS"))?.split(",").map((origin) =>
+      origin.trim()
+    ).filter(Boolean),
   });
   return { stop: () => gateway.close() };
-}, { timeout: { type: "string" }, "body-limit": { type: "string" }, status: { type: "boolean" } });
+}, {
+  timeout: { type: "string" },
+  "body-limit": { type: "string" },
+  status: { type: "boolean" },
+  cors: { type: "string" },
+});

@@ -5,7 +5,9 @@
  */
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Logger } from "../log.ts";
 import { ConnectionLostError, NotConnectedError, RequestTimeoutError } from "../tcp/errors.ts";
@@ -23,6 +25,8 @@ export interface GatewayAppOptions {
   bodyLimitBytes?: number;
   /** Serve `GET /_pilcrow/status` (off by default: it shows the mesh's layout). */
   status?: boolean;
+  /** Origins allowed to call from a browser (`*` for any); none by default. */
+  corsOrigins?: string[];
 }
 
 export const STATUS_PATH = "/_pilcrow/status";
@@ -40,6 +44,10 @@ export function gatewayApp(options: GatewayAppOptions): Hono {
 
   const app = new Hono();
   app.use(requestId());
+  app.use(secureHeaders());
+  if (options.corsOrigins?.length) {
+    app.use(cors({ origin: options.corsOrigins.includes("*") ? "*" : options.corsOrigins }));
+  }
   app.on(
     ["POST", "PUT"],
     "*",

@@ -15,7 +15,10 @@ export interface GatewayOptions {
   timeoutMs?: number;
   bodyLimitBytes?: number;
   status?: boolean;
+  corsOrigins?: string[];
   heartbeatMs?: number;
+  /** The mesh secret, for the connections to the distributor and to every instance. */
+  secret?: string;
   tcp?: TcpImplementation;
 }
 
@@ -27,7 +30,7 @@ export interface Gateway {
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { log } = options;
-  const pool = new InstancePool({ log, tcp: options.tcp, heartbeatMs: options.heartbeatMs });
+  const pool = new InstancePool({ log, tcp: options.tcp, heartbeatMs: options.heartbeatMs, secret: options.secret });
   const app = gatewayApp({ ...options, pool });
   const server = await httpImplementation().serve({ hostname: options.hostname, port: options.port, fetch: app.fetch });
   log.info("listen", server.address);
@@ -36,6 +39,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     self: { port: server.address.port, name: "gate", urls: [] },
     log,
     tcp: options.tcp,
+    secret: options.secret,
     notified: (nodes) => pool.update(nodes),
   });
   return {

@@ -35,6 +35,8 @@ export interface InstancePoolOptions {
   log: Logger;
   /** Ping interval for quiet Pilcrow instances (default 2000 ms; 0: off); no answer within 2 more drops the connection. */
   heartbeatMs?: number;
+  /** The mesh secret: an instance must prove it knows it before it is sent anything. */
+  secret?: string;
   tcp?: TcpImplementation;
 }
 
@@ -132,7 +134,7 @@ export class InstancePool {
   }
 
   #add(id: string, node: NodeInfo): Instance {
-    const { log, tcp } = this.#options;
+    const { log, tcp, secret } = this.#options;
     const hostname = reachableHost(node.host!);
     const pilcrow = node.pilcrow !== undefined && this.#heartbeatMs > 0;
     const client = new PacketClient({
@@ -140,6 +142,7 @@ export class InstancePool {
       port: node.port,
       log,
       tcp,
+      secret,
       connected: () => {
         if (!pilcrow) return this.#ready(instance);
         // A connect can succeed to a frozen process (the kernel accepts for it): wait for a first answer.

@@ -42,6 +42,8 @@ export interface ServiceOptions {
   log: Logger;
   /** The host the gateway should use to reach this service, when not the address the distributor sees. */
   advertisedHost?: string;
+  /** The mesh secret: only peers that prove they know it are answered, and the distributor must prove it too. */
+  secret?: string;
   tcp?: TcpImplementation;
 }
 
@@ -75,6 +77,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     port: options.port,
     log,
     tcp: options.tcp,
+    secret: options.secret,
     packet(packet, connection) {
       if (isPing(packet)) return void connection.send(pong(packet));
       inFlight++;
@@ -95,6 +98,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     },
     log,
     tcp: options.tcp,
+    secret: options.secret,
   });
   return {
     address: server.address,

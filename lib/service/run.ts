@@ -1,5 +1,5 @@
 /** Runs a business service as a process: command line, store, listen, register, clean stop. */
-import { parseDuration } from "../config.ts";
+import { parseDuration, requireSecretOffLoopback } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { runMain } from "../main.ts";
 import { environment } from "../runtime/mod.ts";
@@ -14,6 +14,7 @@ export function runService(
   routes: (store: Store, log: Logger) => Record<string, Route>,
 ) {
   return runMain(name, defaultPort, async (config, log) => {
+    requireSecretOffLoopback(config);
     const drain = (config.values.drain as string | undefined) ?? environment("PILCROW_DRAIN_MS");
     const drainMs = drain === undefined ? DEFAULT_DRAIN_MS : parseDuration(drain, "drain");
     const store = await openStore(name, log);
@@ -23,6 +24,7 @@ export function runService(
       hostname: config.host,
       port: config.port,
       distributor: config.distributor,
+      secret: config.secret,
       log,
     });
     return {

@@ -9,6 +9,7 @@ import type { TcpImplementation } from "../runtime/types.ts";
 import type { Packet } from "../wire/packet.ts";
 import { type ConnectionOptions, PacketConnection } from "./connection.ts";
 import { ConnectionLostError, NotConnectedError, RequestTimeoutError } from "./errors.ts";
+import { ClientHandshake, HANDSHAKE_TIMEOUT_MS } from "./handshake.ts";
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
 const FIRST_RETRY_MS = 100;
@@ -19,6 +20,8 @@ export interface PacketClientOptions extends ConnectionOptions {
   port: number;
   log: Logger;
   connectTimeoutMs?: number;
+  /** The mesh secret: when set, every connection completes the handshake before it counts as connected. */
+  secret?: string;
   /** Runs on every (re)connection, before anything else is sent: where a node registers itself. */
   connected?(client: PacketClient): void;
   disconnected?(client: PacketClient, error?: Error): void;
@@ -44,6 +47,8 @@ export class PacketClient {
   #connecting = false;
   #closed = false;
   #retiring = false;
+  /** The handshake of the current connection while it is under way. */
+  #handshake: { check: ClientHandshake; timer: ReturnType<typeof setTimeout> } | undefined;
 
   constructor(options: PacketClientOptions) {
     this.#options = options;
@@ -51,8 +56,9 @@ export class PacketClient {
     this.endpoint = `${options.hostname}:${options.port}`;
   }
 
+  /** Connected and, with a secret, authenticated. */
   get connected(): boolean {
-    return this.#connection !== undefined;
+    return this.#connection !== undefined && this.#handshake === undefined;
   }
 
   get inFlight(): number {
@@ -75,13 +81,13 @@ export class PacketClient {
   }
 
   send(packet: Packet): boolean {
-    return this.#connection?.send(packet) ?? false;
+    return this.connected && this.#connection!.send(packet);
   }
 
   /** Sends a packet whose `key` is unique among this client's requests in flight and waits for its answer. */
   request(packet: Packet & { key: number }, timeoutMs: number): Promise<Packet> {
     const connection = this.#connection;
-    if (!connection || this.#retiring) return Promise.reject(new NotConnectedError(this.endpoint));
+    if (!connection || !this.connected || this.#retiring) return Promise.reject(new NotConnectedError(this.endpoint));
     if (this.#pending.has(packet.key)) return Promise.reject(new Error(`key ${packet.key} is already in flight`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -129,7 +135,7 @@ export class PacketClient {
               close: (_connection, error) => this.#onClose(error),
             },
             this.#options,
-            (connection) => this.#connection = connection,
+            (connection) => this.#opened(connection),
           ),
       );
     } catch (error) {
@@ -140,12 +146,40 @@ export class PacketClient {
     }
     this.#connecting = false;
     // Narrowing from the guard above does not survive the await: the connection may exist now.
-    if (this.#closed) return (this.#connection as PacketConnection | undefined)?.destroy();
+    const connection = this.#connection as PacketConnection | undefined;
+    if (this.#closed || !connection) return connection?.destroy();
     this.#retryMs = FIRST_RETRY_MS;
+    if (!this.#options.secret) this.#options.connected?.(this);
+  }
+
+  /** Runs before any data can arrive: with a secret, the connection starts in the handshake. */
+  #opened(connection: PacketConnection): void {
+    this.#connection = connection;
+    const secret = this.#options.secret;
+    if (!secret) return;
+    const timer = setTimeout(() => {
+      this.#options.log.warn("handshake timed out", this.endpoint);
+      connection.destroy();
+    }, HANDSHAKE_TIMEOUT_MS);
+    this.#handshake = { check: new ClientHandshake(secret), timer };
+  }
+
+  /** Answers the challenge, then checks the welcome; anything else before it ends the connection. */
+  #onHandshakePacket(packet: Packet): void {
+    const handshake = this.#handshake!;
+    const answer = handshake.check.answer(packet);
+    if (answer) return void this.#connection?.send(answer);
+    clearTimeout(handshake.timer);
+    this.#handshake = undefined;
+    if (!handshake.check.welcomed(packet)) {
+      this.#options.log.warn("the peer failed the handshake", this.endpoint);
+      return this.#connection?.destroy();
+    }
     this.#options.connected?.(this);
   }
 
   #onPacket(packet: Packet): void {
+    if (this.#handshake) return this.#onHandshakePacket(packet);
     const key = packet.key;
     const pending = typeof key === "number" ? this.#pending.get(key) : undefined;
     if (!pending) return this.#options.unsolicited?.(packet);
@@ -160,6 +194,8 @@ export class PacketClient {
   }
 
   #onClose(error?: Error): void {
+    if (this.#handshake) clearTimeout(this.#handshake.timer);
+    this.#handshake = undefined;
     this.#connection = undefined;
     this.#failPending();
     this.#options.disconnected?.(this, error);

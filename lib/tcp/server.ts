@@ -4,13 +4,18 @@ import { tcpImplementation } from "../runtime/mod.ts";
 import type { ListenAddress, TcpImplementation } from "../runtime/types.ts";
 import type { Packet } from "../wire/packet.ts";
 import { type ConnectionOptions, PacketConnection } from "./connection.ts";
+import { HANDSHAKE_TIMEOUT_MS, ServerHandshake } from "./handshake.ts";
 
 export interface PacketServerOptions extends ConnectionOptions {
   hostname: string;
   port: number;
   log: Logger;
+  /** The mesh secret: when set, a peer must complete the handshake before anything it sends is read. */
+  secret?: string;
   packet(packet: Packet, connection: PacketConnection): void;
+  /** A peer is connected (and, with a secret, authenticated). */
   connected?(connection: PacketConnection): void;
+  /** A peer that `connected` reported has gone. */
   disconnected?(connection: PacketConnection, error?: Error): void;
   tcp?: TcpImplementation;
 }
@@ -25,29 +30,65 @@ export interface PacketServer {
 }
 
 export async function listenPackets(options: PacketServerOptions): Promise<PacketServer> {
-  const { log } = options;
+  const { log, secret } = options;
   const connections = new Set<PacketConnection>();
+  /** Connections still in the handshake, with what checks it and the timer that ends it. */
+  const pending = new Map<PacketConnection, { handshake: ServerHandshake; timer: ReturnType<typeof setTimeout> }>();
   const tcp = options.tcp ?? tcpImplementation();
+
+  function opened(connection: PacketConnection): void {
+    connections.add(connection);
+    if (!secret) return options.connected?.(connection);
+    const handshake = new ServerHandshake(secret);
+    const timer = setTimeout(() => {
+      log.warn("handshake timed out", connection.remoteAddress, connection.remotePort);
+      connection.destroy();
+    }, HANDSHAKE_TIMEOUT_MS);
+    pending.set(connection, { handshake, timer });
+    connection.send(handshake.challenge());
+  }
+
+  function received(packet: Packet, connection: PacketConnection): void {
+    const handshaking = pending.get(connection);
+    if (!handshaking) return options.packet(packet, connection);
+    const welcome = handshaking.handshake.welcome(packet);
+    clearTimeout(handshaking.timer);
+    pending.delete(connection);
+    if (!welcome) {
+      // Nothing it sent is read, and it learns nothing: not even why.
+      log.warn("authentication failed", connection.remoteAddress, connection.remotePort);
+      return connection.destroy();
+    }
+    connection.send(welcome);
+    options.connected?.(connection);
+  }
+
+  function closed(connection: PacketConnection, error?: Error): void {
+    connections.delete(connection);
+    const handshaking = pending.get(connection);
+    if (handshaking) {
+      clearTimeout(handshaking.timer);
+      pending.delete(connection);
+      return;
+    }
+    options.disconnected?.(connection, error);
+  }
+
   const listener = await tcp.listen(
     { hostname: options.hostname, port: options.port },
     (socket) =>
       PacketConnection.handlers(
         socket,
         {
-          packet: options.packet,
+          packet: received,
           problem(problem, connection) {
-            log.warn("bad frame from", connection.remoteAddress, connection.remotePort, problem);
+            log.warn("bad frame from", connection.remoteAddress, connection.remotePort, problem.kind);
+            log.debug("bad frame", problem);
           },
-          close(connection, error) {
-            connections.delete(connection);
-            options.disconnected?.(connection, error);
-          },
+          close: closed,
         },
         { pauseReadsWhenBlocked: true, ...options },
-        (connection) => {
-          connections.add(connection);
-          options.connected?.(connection);
-        },
+        opened,
       ),
   );
   return {
