@@ -8,7 +8,15 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type PrivateMariadb, skipWithoutMariadb, startPrivateMariadb } from "./support/private-mariadb.ts";
 import { delay } from "./support/processes.ts";
-import { call, type Json, startSystem, type System, waitForInstances } from "./support/system.ts";
+import {
+  call,
+  type Json,
+  runSpecFlow,
+  SPEC_FLOW,
+  startSystem,
+  type System,
+  waitForInstances,
+} from "./support/system.ts";
 
 /** A request during an outage must be answered within this (the store's deadline is 2000 ms). */
 const OUTAGE_ANSWER_MS = 2500;
@@ -139,25 +147,10 @@ describe("system on a MariaDB that goes away", { skip: skipWithoutMariadb }, () 
     "answers the SPEC §6 flow with errorcode 0 and dates the purchase in UTC, whatever the time zones",
     SLOW,
     async () => {
-      const flow: [string, string, unknown?][] = [
-        ["DELETE", "/members?username=test_account"],
-        ["POST", "/members", { username: "test_account", password: "1234", passwordConfirm: "1234" }],
-        ["GET", "/members?username=test_account&password=1234"],
-        ["POST", "/goods", { name: "test Goods", category: "tests", price: 1000, description: "test" }],
-        ["GET", "/goods"],
-        ["DELETE", "/goods?id=1"],
-        ["POST", "/purchases", { userid: 1, goodsid: 1 }],
-        ["GET", "/purchases?userid=1"],
-      ];
-      const bodies: Json[] = [];
-      for (const [method, path, body] of flow) {
-        const response = await call(system, method, path, body);
-        assert.equal(response.status, 200);
-        bodies.push(response.body);
-      }
+      const bodies = await runSpecFlow(system);
       assert.deepEqual(
         bodies.map((body) => [body.key, body.errorcode, body.errormessage]),
-        flow.map((_, key) => [key, 0, "success"]),
+        SPEC_FLOW.map((_, key) => [key, 0, "success"]),
       );
       assert.equal(bodies[2].userid, 1);
       const [purchase] = bodies[7].results;

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createTestDatabase, skipWithoutMysql, type TestDatabase } from "./support/mysql.ts";
-import { call, type Json, startSystem, type System } from "./support/system.ts";
+import { call, type Json, runSpecFlow, SPEC_FLOW, startSystem, type System } from "./support/system.ts";
 
 describe("system on MySQL", { skip: skipWithoutMysql }, () => {
   let database: TestDatabase;
@@ -19,21 +19,10 @@ describe("system on MySQL", { skip: skipWithoutMysql }, () => {
   });
 
   it("answers the SPEC §6 flow with every errorcode 0, and keeps the rows in the database", async () => {
-    const flow: [string, string, unknown?][] = [
-      ["DELETE", "/members?username=test_account"],
-      ["POST", "/members", { username: "test_account", password: "1234", passwordConfirm: "1234" }],
-      ["GET", "/members?username=test_account&password=1234"],
-      ["POST", "/goods", { name: "test Goods", category: "tests", price: 1000, description: "test" }],
-      ["GET", "/goods"],
-      ["DELETE", "/goods?id=1"],
-      ["POST", "/purchases", { userid: 1, goodsid: 1 }],
-      ["GET", "/purchases?userid=1"],
-    ];
-    const bodies: Json[] = [];
-    for (const [method, path, body] of flow) bodies.push((await call(system, method, path, body)).body);
+    const bodies = await runSpecFlow(system);
     assert.deepEqual(
       bodies.map((body) => [body.key, body.errorcode, body.errormessage]),
-      flow.map((_, key) => [key, 0, "success"]),
+      SPEC_FLOW.map((_, key) => [key, 0, "success"]),
     );
     assert.equal(bodies[2].userid, 1);
     assert.deepEqual(bodies[4].results, [{

@@ -3,12 +3,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { BookPeer, registration } from "./support/book-peer.ts";
 import { answer, startBookService } from "./support/book-service.ts";
-import { delay, type RunningProcess, startProcess, stopAll } from "./support/processes.ts";
-import { testRuntime } from "./support/processes.ts";
+import { delay, type RunningProcess, startProcess, stopAll, testRuntime } from "./support/processes.ts";
 import {
   call,
   type Json,
   type Mesh,
+  runSpecFlow,
   startSystem,
   type System,
   uniformMesh,
@@ -43,22 +43,7 @@ function systemSuite(mesh: Mesh) {
     after(() => system?.stop());
 
     it("answers the SPEC §6 flow with exactly the book's bodies", async () => {
-      const flow: [string, string, unknown?][] = [
-        ["DELETE", "/members?username=test_account"],
-        ["POST", "/members", { username: "test_account", password: "1234", passwordConfirm: "1234" }],
-        ["GET", "/members?username=test_account&password=1234"],
-        ["POST", "/goods", { name: "test Goods", category: "tests", price: 1000, description: "test" }],
-        ["GET", "/goods"],
-        ["DELETE", "/goods?id=1"],
-        ["POST", "/purchases", { userid: 1, goodsid: 1 }],
-        ["GET", "/purchases?userid=1"],
-      ];
-      const bodies: Json[] = [];
-      for (const [method, path, body] of flow) {
-        const response = await call(system, method, path, body);
-        assert.equal(response.status, 200);
-        bodies.push(response.body);
-      }
+      const bodies = await runSpecFlow(system);
       const success = (key: number) => ({ key, errorcode: 0, errormessage: "success" });
       assert.deepEqual(bodies.slice(0, 2), [success(0), success(1)]);
       assert.deepEqual(bodies[2], { ...success(2), userid: 1 });

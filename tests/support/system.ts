@@ -105,3 +105,28 @@ export async function call(
   } catch { /* not JSON: the test will say so */ }
   return { status: response.status, body: parsed };
 }
+
+/** SPEC §6: the book's API client's requests, in order. */
+export const SPEC_FLOW: [method: string, path: string, body?: unknown][] = [
+  ["DELETE", "/members?username=test_account"],
+  ["POST", "/members", { username: "test_account", password: "1234", passwordConfirm: "1234" }],
+  ["GET", "/members?username=test_account&password=1234"],
+  ["POST", "/goods", { name: "test Goods", category: "tests", price: 1000, description: "test" }],
+  ["GET", "/goods"],
+  ["DELETE", "/goods?id=1"],
+  ["POST", "/purchases", { userid: 1, goodsid: 1 }],
+  ["GET", "/purchases?userid=1"],
+];
+
+/** Runs the SPEC §6 flow through the gateway; every answer must be HTTP 200. Returns the bodies. */
+export async function runSpecFlow(system: System): Promise<Json[]> {
+  const bodies: Json[] = [];
+  for (const [method, path, body] of SPEC_FLOW) {
+    const response = await call(system, method, path, body);
+    if (response.status !== 200) {
+      throw new Error(`${method} ${path}: HTTP ${response.status} ${JSON.stringify(response.body)}`);
+    }
+    bodies.push(response.body);
+  }
+  return bodies;
+}
