@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createTestDatabase, skipWithoutMysql, type TestDatabase } from "./support/mysql.ts";
-import { call, type Json, runSpecFlow, SPEC_FLOW, startSystem, type System } from "./support/system.ts";
+import { call, runSpecFlow, SPEC_FLOW, startSystem, type System } from "./support/system.ts";
 
 describe("system on MySQL", { skip: skipWithoutMysql }, () => {
   let database: TestDatabase;

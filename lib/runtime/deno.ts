@@ -1,4 +1,5 @@
 /** Deno's own sockets (`Deno.listen`, `Deno.connect`) and server (`Deno.serve`). */
+import { concatBytes } from "../bytes.ts";
 import {
   ConnectTimeoutError,
   familyOf,
@@ -109,7 +110,7 @@ function attach(conn: DenoConn, open: TcpOpen): TcpSocket {
     writing = true;
     try {
       while (queue.length > 0 && !closed) {
-        let chunk = queue.length === 1 ? queue[0] : concat(queue);
+        let chunk = queue.length === 1 ? queue[0] : concatBytes(queue);
         queue.length = 0;
         while (chunk.byteLength > 0) {
           const written = await conn.write(chunk);
@@ -150,18 +151,6 @@ function attach(conn: DenoConn, open: TcpOpen): TcpSocket {
   }
   void readLoop();
   return socket;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const chunk of chunks) length += chunk.byteLength;
-  const joined = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return joined;
 }
 
 export const denoTcp: TcpImplementation = {

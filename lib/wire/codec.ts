@@ -3,6 +3,7 @@
  * Frames are split on bytes, never on decoded text, so a TCP chunk may end anywhere — inside a
  * multi-byte character or between the two bytes of `¶` itself.
  */
+import { concatBytes } from "../bytes.ts";
 import type { Packet } from "./packet.ts";
 
 const LEAD = 0xc2;
@@ -85,14 +86,14 @@ export class FrameDecoder {
     } else {
       const pending = this.#takePending();
       const head = dropPendingLead ? pending.subarray(0, pending.length - 1) : pending;
-      frame = end > start ? joinTwo(head, chunk.subarray(start, end)) : head;
+      frame = end > start ? concatBytes([head, chunk.subarray(start, end)]) : head;
     }
     if (frame.length > this.maxFrameBytes) return this.#tooLarge(frame.length);
     if (frame.length > 0) this.#parse(frame);
   }
 
   #takePending(): Uint8Array {
-    const pending = this.#pieces.length === 1 ? this.#pieces[0] : joinAll(this.#pieces, this.#pendingBytes);
+    const pending = this.#pieces.length === 1 ? this.#pieces[0] : concatBytes(this.#pieces, this.#pendingBytes);
     this.#pieces = [];
     this.#pendingBytes = 0;
     return pending;
@@ -126,21 +127,4 @@ export class FrameDecoder {
 /** Enough of a bad frame to recognise it in a log line, never a whole (possibly huge or secret) body. */
 function preview(text: string): string {
   return text.length > 80 ? `${text.slice(0, 80)}…` : text;
-}
-
-function joinTwo(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const joined = new Uint8Array(a.length + b.length);
-  joined.set(a, 0);
-  joined.set(b, a.length);
-  return joined;
-}
-
-function joinAll(pieces: Uint8Array[], length: number): Uint8Array {
-  const joined = new Uint8Array(length);
-  let offset = 0;
-  for (const piece of pieces) {
-    joined.set(piece, offset);
-    offset += piece.length;
-  }
-  return joined;
 }
