@@ -3,10 +3,12 @@
  * client run through it, a service killed and brought back, everything stopped with no process left behind.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import process from "node:process";
 import { after, describe, it } from "node:test";
 import { UsageError } from "../lib/config.ts";
 import { parseLaunchPlan } from "../lib/launcher/plan.ts";
+import { runtimeName } from "../lib/runtime/mod.ts";
 import {
   childPids,
   closed,
@@ -222,5 +224,27 @@ describe("launch plan", () => {
     refused(["--distributor-port", "70000"], /--distributor-port must be a number from 0 to 65535/);
     refused(["--log", "xml"], /"xml"/);
     refused(["9000"], /positional/);
+  });
+});
+
+describe("launcher on another runtime", () => {
+  let launcher: RunningProcess | undefined;
+  after(() => stopLauncher(launcher));
+
+  it("starts its children on the runtime --runtime names, and they serve the API client", SLOW, async () => {
+    const own = runtimeName;
+    const other = own === "node" ? "bun" : own === "bun" ? "deno" : "node";
+    launcher = await startLauncher(["--ports", "free", "--runtime", other]);
+    const gatewayPort = Number((await waitForLine(launcher, UP))[1]);
+    for (const service of ["goods", "members", "purchases"]) {
+      await eventually(() => gatewayConnections(launcher!, service) === 1 || undefined, 30_000, `gate → ${service}`);
+    }
+    const client = await runApiClient(gatewayPort);
+    assert.equal(client.code, 0, client.output.join("\n"));
+    const binary = { node: /\bnode\0/, bun: /\bbun(\.exe)?\0/, deno: /\bdeno\0/ }[other];
+    for (const pid of childPids(launcher)) {
+      const commandLine = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      assert.match(commandLine, binary, `child ${pid} runs on ${other}: ${commandLine.replaceAll("\0", " ")}`);
+    }
   });
 });
