@@ -40,9 +40,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const json = options.format === "json";
   const write = (level: LogLevel, event: string, details: unknown[]) => {
     if (RANK[level] < threshold) return;
-    const line = json
-      ? JSON.stringify({ time: new Date().toISOString(), level, process: options.name, event, details }, jsonSafe)
-      : format(event, ...details);
+    const line = json ? jsonLine(level, options.name, event, details) : format(event, ...details);
     (level === "error" || level === "warn" ? process.stderr : process.stdout).write(line + "\n");
   };
   return {
@@ -51,6 +49,16 @@ export function createLogger(options: LoggerOptions): Logger {
     warn: (event, ...details) => write("warn", event, details),
     error: (event, ...details) => write("error", event, details),
   };
+}
+
+function jsonLine(level: LogLevel, name: string, event: string, details: unknown[]): string {
+  const time = new Date().toISOString();
+  try {
+    return JSON.stringify({ time, level, process: name, event, details }, jsonSafe);
+  } catch {
+    // Too deep or cyclic (hostile input can be both): the event is still worth a line.
+    return JSON.stringify({ time, level, process: name, event, details: ["[unserializable]"] });
+  }
 }
 
 function jsonSafe(_key: string, value: unknown): unknown {

@@ -10,7 +10,7 @@ import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Logger } from "../log.ts";
-import { ConnectionLostError, NotConnectedError, RequestTimeoutError } from "../tcp/errors.ts";
+import { ConnectionLostError, NotConnectedError, RequestTimeoutError, UnsendableError } from "../tcp/errors.ts";
 import { type Instance, type InstancePool, NO_LIVE_INSTANCE, UNKNOWN_ROUTE } from "./instances.ts";
 import { BadRequest, readParams } from "./params.ts";
 
@@ -48,11 +48,22 @@ export function gatewayApp(options: GatewayAppOptions): Hono {
   if (options.corsOrigins?.length) {
     app.use(cors({ origin: options.corsOrigins.includes("*") ? "*" : options.corsOrigins }));
   }
-  app.on(
-    ["POST", "PUT"],
-    "*",
-    bodyLimit({ maxSize, onError: (c) => problem(c, 413, `request body is larger than ${maxSize} bytes`) }),
-  );
+  const limit = bodyLimit({ maxSize, onError: (c) => problem(c, 413, `request body is larger than ${maxSize} bytes`) });
+  app.on(["POST", "PUT"], "*", async (c, next) => {
+    let reachedHandler = false;
+    try {
+      return await limit(c, () => {
+        reachedHandler = true;
+        return next();
+      });
+    } catch (error) {
+      // Reading the body failed before the route ran: a client that hung up, a request the runtime
+      // cannot rebuild (Bun with an unparsable Host). The client's fault, not the gateway's.
+      if (reachedHandler) throw error;
+      log.warn("unreadable request body", c.get("requestId"), (error as Error).message);
+      return problem(c, 400, "the request body could not be read");
+    }
+  });
 
   if (options.status) app.get(STATUS_PATH, (c) => c.json(pool.status()));
 
@@ -67,28 +78,32 @@ export function gatewayApp(options: GatewayAppOptions): Hono {
     const method = c.req.method;
     const path = c.req.path;
     const route = method + path;
+    const shown = `${method.slice(0, 16)} ${path.length > 100 ? `${path.slice(0, 100)}…` : path}`;
     const key = nextKey++;
     const packet = { uri: path, method, params: { ...params, key }, key };
     const tried = new Set<Instance>();
     for (;;) {
       const instance = pool.pick(route, tried);
-      if (instance === UNKNOWN_ROUTE) return problem(c, 404, `no service serves ${method} ${path}`);
+      if (instance === UNKNOWN_ROUTE) return problem(c, 404, `no service serves ${shown}`);
       if (instance === NO_LIVE_INSTANCE) {
         return tried.size === 0
-          ? problem(c, 503, `no live instance serves ${method} ${path}`)
-          : problem(c, 502, `connection to the service was lost during ${method} ${path}`);
+          ? problem(c, 503, `no live instance serves ${shown}`)
+          : problem(c, 502, `connection to the service was lost during ${shown}`);
       }
       try {
         return c.json(await instance.client.request(packet, timeoutMs));
       } catch (error) {
         if (error instanceof RequestTimeoutError) {
           log.warn("timeout", c.get("requestId"), route, instance.id, `${timeoutMs} ms`);
-          return problem(c, 504, `the service did not answer ${method} ${path} within ${timeoutMs} ms`);
+          return problem(c, 504, `the service did not answer ${shown} within ${timeoutMs} ms`);
         }
-        if (!(error instanceof ConnectionLostError || error instanceof NotConnectedError)) throw error;
+        if (
+          !(error instanceof ConnectionLostError || error instanceof NotConnectedError
+            || error instanceof UnsendableError)
+        ) throw error;
         log.warn("connection lost", c.get("requestId"), route, instance.id);
         // Only a GET is safe to send again: the lost instance may have done a POST before it went.
-        if (method !== "GET") return problem(c, 502, `connection to the service was lost during ${method} ${path}`);
+        if (method !== "GET") return problem(c, 502, `connection to the service was lost during ${shown}`);
         tried.add(instance);
       }
     }

@@ -10,15 +10,18 @@ export class BadRequest extends Error {
   }
 }
 
+/** Deeper JSON than this is refused: no service needs it, and it could not be re-encoded for the mesh. */
+export const MAX_JSON_DEPTH = 32;
+
 export async function readParams(c: Context): Promise<Record<string, unknown>> {
   const method = c.req.method;
   if (method !== "POST" && method !== "PUT") return c.req.query();
   const type = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
   if (type === "application/x-www-form-urlencoded" || type === "multipart/form-data") {
-    const form = await c.req.parseBody();
+    const form = await readBody(() => c.req.parseBody(), "malformed form body");
     return Object.fromEntries(Object.entries(form).filter(([, value]) => typeof value === "string"));
   }
-  const body = await c.req.text();
+  const body = await readBody(() => c.req.text(), "the request body could not be read");
   if (body.trim() === "") return {};
   if (type !== "" && type !== "application/json" && !type.endsWith("+json")) {
     throw new BadRequest(415, `unsupported content type ${type.slice(0, 100)}: send application/json or a form`);
@@ -32,5 +35,29 @@ export async function readParams(c: Context): Promise<Record<string, unknown>> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new BadRequest(400, "the JSON body must be an object");
   }
+  if (depthExceeds(value, MAX_JSON_DEPTH)) {
+    throw new BadRequest(400, `the JSON body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
   return value as Record<string, unknown>;
+}
+
+/** A body that cannot be read or parsed (a client that hung up, a broken multipart) is the client's error. */
+async function readBody<T>(read: () => Promise<T>, message: string): Promise<T> {
+  try {
+    return await read();
+  } catch {
+    throw new BadRequest(400, message);
+  }
+}
+
+/** Walks without recursion, so that the check itself cannot overflow the stack. */
+function depthExceeds(root: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (typeof value !== "object" || value === null) continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(value)) stack.push([child, depth + 1]);
+  }
+  return false;
 }

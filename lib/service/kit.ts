@@ -81,10 +81,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     packet(packet, connection) {
       if (isPing(packet)) return void connection.send(pong(packet));
       inFlight++;
-      void answer(packet).then((reply) => {
-        inFlight--;
-        connection.send(reply);
-      });
+      void answer(packet)
+        .then((reply) => connection.send(reply))
+        .finally(() => inFlight--);
     },
   });
   log.info("listen", server.address);
@@ -123,7 +122,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 export function answerer(routes: Record<string, Route>, log: Logger): (packet: Packet) => Promise<Answer> {
   return async (packet) => {
     const params = isRecord(packet.params) ? packet.params : undefined;
-    const key = params?.key ?? packet.key;
+    const key = echoableKey(params?.key ?? packet.key);
+    if (typeof packet.method !== "string" || typeof packet.uri !== "string") {
+      return failure(key, "a request needs a string uri and method");
+    }
     const routeKey = `${packet.method}${packet.uri}`;
     const route = Object.hasOwn(routes, routeKey) ? routes[routeKey] : undefined;
     if (!route) return failure(key, `unknown route ${routeKey.slice(0, 100)}`);
@@ -143,6 +145,12 @@ export function answerer(routes: Record<string, Route>, log: Logger): (packet: P
       return failure(key, "Internal Error");
     }
   };
+}
+
+/** The key to answer with: numbers and short strings only — anything else could not be echoed safely. */
+function echoableKey(key: unknown): unknown {
+  if (typeof key === "number" || (typeof key === "string" && key.length <= 64)) return key;
+  return undefined;
 }
 
 function failure(key: unknown, errormessage: string): Answer {

@@ -8,7 +8,7 @@ import { tcpImplementation } from "../runtime/mod.ts";
 import type { TcpImplementation } from "../runtime/types.ts";
 import type { Packet } from "../wire/packet.ts";
 import { type ConnectionOptions, PacketConnection } from "./connection.ts";
-import { ConnectionLostError, NotConnectedError, RequestTimeoutError } from "./errors.ts";
+import { ConnectionLostError, NotConnectedError, RequestTimeoutError, UnsendableError } from "./errors.ts";
 import { ClientHandshake, HANDSHAKE_TIMEOUT_MS } from "./handshake.ts";
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
@@ -96,7 +96,10 @@ export class PacketClient {
         this.#closeIfRetiredAndIdle();
       }, timeoutMs);
       this.#pending.set(packet.key, { resolve, reject, timer });
-      connection.send(packet);
+      if (connection.send(packet)) return;
+      this.#pending.delete(packet.key);
+      clearTimeout(timer);
+      reject(new UnsendableError(this.endpoint));
     });
   }
 

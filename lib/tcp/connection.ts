@@ -10,6 +10,8 @@ import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, type FrameProblem, frameText } f
 import type { Packet } from "../wire/packet.ts";
 
 export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/** Queued text above which a connection writes at once instead of waiting for the end of the turn. */
+const FLUSH_AT_CHARS = 256 * 1024;
 
 const encoder = new TextEncoder();
 
@@ -33,7 +35,8 @@ export interface ConnectionEvents {
 
 export type ConnectionProblem =
   | { kind: "peer-not-reading"; bufferedBytes: number; limit: number }
-  | { kind: "handler-failed"; message: string };
+  | { kind: "handler-failed"; message: string }
+  | { kind: "unencodable"; message: string };
 
 export class PacketConnection {
   readonly remoteAddress: string;
@@ -103,7 +106,15 @@ export class PacketConnection {
 
   /** Queues a packet; it goes out with everything else queued in this event-loop turn. */
   send(packet: Packet): boolean {
-    return this.sendFrame(frameText(packet));
+    let frame: string;
+    try {
+      frame = frameText(packet);
+    } catch (error) {
+      // Too deep, cyclic or BigInt: refused here, so no caller can be thrown at from deep inside a send.
+      this.#events.problem({ kind: "unencodable", message: (error as Error).message }, this);
+      return false;
+    }
+    return this.sendFrame(frame);
   }
 
   /** Queues an already-encoded frame (to send one notification to many peers without encoding it again). */
@@ -113,6 +124,10 @@ export class PacketConnection {
     this.#outboxChars += frame.length;
     if (this.#blocked) {
       this.#checkOverflow();
+    } else if (this.#outboxChars >= FLUSH_AT_CHARS) {
+      // Much is queued in one turn (big answers to many requests read at once): write now, so that a peer
+      // that does not read blocks us — and we stop reading from it — before memory grows.
+      this.#flush();
     } else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => this.#flush());

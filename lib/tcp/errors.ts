@@ -19,3 +19,11 @@ export class NotConnectedError extends Error {
     super(`not connected to ${endpoint}`);
   }
 }
+
+/** The request could not be encoded (too deeply nested, say) or the connection had just closed. */
+export class UnsendableError extends Error {
+  override name = "UnsendableError";
+  constructor(readonly endpoint: string) {
+    super(`the request could not be sent to ${endpoint}`);
+  }
+}
