@@ -1,0 +1,74 @@
+/**
+ * The servers under test, each started as real processes on free ports on 127.0.0.1: the whole Pilcrow system on
+ * one runtime, the bare Hono app, Moleculer with moleculer-web (on Node), and the TCP echo server.
+ */
+import type { RuntimeName } from "../../lib/runtime/mod.ts";
+import { type RunningProcess, startProcess, stopAll } from "../../tests/support/processes.ts";
+import { startSystem, uniformMesh } from "../../tests/support/system.ts";
+
+export interface Contender {
+  /** Where it is reached: `http://127.0.0.1:PORT`, or `tcp://…` for the echo server. */
+  url: string;
+  /** Every process, named as in the report. */
+  processes: Map<string, RunningProcess>;
+  /** The names of those a request goes through, whose CPU use is reported. */
+  requestPath: string[];
+  stop(): Promise<void>;
+}
+
+const url = (running: RunningProcess) => `http://127.0.0.1:${running.port}`;
+
+/** Distributor, gate, goods, members and purchases, all on `runtime` with its own TCP and HTTP APIs. */
+export async function startPilcrow(runtime: RuntimeName): Promise<Contender> {
+  const system = await startSystem({ mesh: uniformMesh(runtime) });
+  return {
+    url: system.url,
+    processes: new Map([
+      ["distributor", system.distributor],
+      ["gate", system.gate],
+      ...system.services,
+    ]),
+    requestPath: ["gate", "goods"],
+    stop: () => system.stop(),
+  };
+}
+
+export async function startBareHono(runtime: RuntimeName): Promise<Contender> {
+  const app = await startProcess("scripts/bench/bare-hono.ts", ["0"], { runtime });
+  return {
+    url: url(app),
+    processes: new Map([["bare-hono", app]]),
+    requestPath: ["bare-hono"],
+    stop: async () => void await app.stop(),
+  };
+}
+
+/** The far end of the TCP hop figure: a packet server that echoes; `url` is its TCP address. */
+export async function startTcpEcho(runtime: RuntimeName): Promise<Contender> {
+  const echo = await startProcess("scripts/bench/tcp-echo.ts", ["0"], { runtime });
+  return {
+    url: `tcp://127.0.0.1:${echo.port}`,
+    processes: new Map([["tcp-echo", echo]]),
+    requestPath: ["tcp-echo"],
+    stop: async () => void await echo.stop(),
+  };
+}
+
+/** The goods service first: the gateway is told where it is, and reports ready once it sees it. */
+export async function startMoleculer(): Promise<Contender> {
+  const goods = await startProcess("scripts/bench/moleculer-goods.ts", [], { runtime: "node" });
+  try {
+    const gateway = await startProcess("scripts/bench/moleculer-gateway.ts", [String(goods.port)], {
+      runtime: "node",
+    });
+    return {
+      url: url(gateway),
+      processes: new Map([["gateway", gateway], ["goods", goods]]),
+      requestPath: ["gateway", "goods"],
+      stop: () => stopAll([gateway, goods]),
+    };
+  } catch (error) {
+    await goods.stop();
+    throw error;
+  }
+}

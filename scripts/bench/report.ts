@@ -1,0 +1,228 @@
+/** The report: every figure of one run as Markdown tables, ratios and goals computed from that run's figures only. */
+import type { RuntimeName } from "../../lib/runtime/mod.ts";
+import type { Machine } from "./machine.ts";
+import type { BenchOptions } from "./options.ts";
+import type { LoadResult } from "./wrk.ts";
+
+/** A `GET /goods` figure, with the CPU each process on the request path used meanwhile (1 = one whole core). */
+export interface HttpFigure extends LoadResult {
+  cpu: Record<string, number>;
+}
+
+export interface CodecResult {
+  frameBytes: number;
+  encodeDecode: number;
+  encode: number;
+  decode: number;
+}
+
+export interface TcpHopResult {
+  pipelined: number;
+  oneAtATime: number;
+}
+
+export interface Results {
+  startedAt: Date;
+  seconds: number;
+  machine: Machine;
+  loadGenerator: string;
+  options: BenchOptions;
+  bodyBytes: number;
+  gateway: Partial<Record<RuntimeName, HttpFigure>>;
+  bare: Partial<Record<RuntimeName, HttpFigure>>;
+  moleculer?: { versions: string; result: HttpFigure };
+  codec: Partial<Record<RuntimeName, CodecResult>>;
+  tcp: Partial<Record<RuntimeName, TcpHopResult>>;
+  /** MiB per process name. */
+  rss: Partial<Record<RuntimeName, Record<string, number>>>;
+}
+
+const LABEL: Record<RuntimeName, string> = { node: "Node (tsx)", bun: "Bun", deno: "Deno" };
+const PROCESSES = ["distributor", "gate", "goods", "members", "purchases"];
+
+const count = (value: number) => Math.round(value).toLocaleString("en-US");
+const ms = (value: number) => value.toFixed(2);
+const times = (value: number) => `${value.toFixed(2)}×`;
+const percent = (value: number) => `${Math.round(value * 100)}%`;
+const cpu = (figure: HttpFigure) =>
+  Object.entries(figure.cpu).map(([name, share]) => `${name} ${percent(share)}`).join(" + ");
+const requests = (result: LoadResult) =>
+  count(result.requestsPerSecond) + (result.errors ? ` (${result.errors} errors)` : "");
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
+  const line = (cells: string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column])).join(" | ")} |`;
+  return [line(header), `|${widths.map((width) => "-".repeat(width + 2)).join("|")}|`, ...rows.map(line)].join("\n");
+}
+
+function header(results: Results): string {
+  const { machine, options } = results;
+  const { http } = options;
+  return [
+    `Pilcrow benchmark, ${results.startedAt.toISOString()} (${Math.round(results.seconds)} s in all)`,
+    "",
+    `- machine: ${machine.cores} cores, ${machine.cpuModel}, ${
+      machine.memoryGiB.toFixed(1)
+    } GiB memory, ${machine.kernel}`,
+    `- CPU busy just before the run: ${percent(machine.busyBefore)} of all cores`
+    + (machine.busyBefore > 0.1 ? " (other work was running: it skews every figure below)" : ""),
+    `- code: ${machine.code}`,
+    `- runtimes: Node ${machine.runtimes.node}, Bun ${machine.runtimes.bun}, Deno ${machine.runtimes.deno}`,
+    `- load generator: ${results.loadGenerator}, ${http.threads} thread, ${http.connections} connections (keep-alive), `
+    + `${http.warmupSeconds} s warm-up then ${http.seconds} s measured per figure`,
+    `- the load generator runs on the same ${machine.cores} cores as the servers it measures: every HTTP figure is what `
+    + "the servers get with it competing for CPU",
+    "- everything on 127.0.0.1; `GET /goods` answers 10 goods, "
+    + `${results.bodyBytes} bytes of JSON; each figure measured once, in this run`,
+  ].join("\n");
+}
+
+function httpSection(results: Results): string {
+  const rows: string[][] = [];
+  for (const runtime of results.options.runtimes) {
+    const gateway = results.gateway[runtime];
+    const bare = results.bare[runtime];
+    if (!gateway || !bare) continue;
+    rows.push([
+      LABEL[runtime],
+      requests(gateway),
+      ms(gateway.p50Ms),
+      ms(gateway.p99Ms),
+      cpu(gateway),
+      requests(bare),
+      ms(bare.p50Ms),
+      ms(bare.p99Ms),
+      cpu(bare),
+      percent(gateway.requestsPerSecond / bare.requestsPerSecond),
+    ]);
+  }
+  return [
+    "GET /goods: through the gateway (whole system on one runtime, embedded store) and from a bare Hono app",
+    "",
+    table(
+      [
+        "runtime",
+        "gateway req/s",
+        "p50 ms",
+        "p99 ms",
+        "CPU (of one core)",
+        "bare Hono req/s",
+        "p50 ms",
+        "p99 ms",
+        "CPU",
+        "gateway / bare",
+      ],
+      rows,
+    ),
+  ].join("\n");
+}
+
+function moleculerSection(results: Results): string {
+  const moleculer = results.moleculer;
+  if (!moleculer) return "";
+  const rows = [[`Moleculer ${moleculer.versions}, TCP transporter`, ...latencyRow(moleculer.result)]];
+  const node = results.gateway.node;
+  if (node) rows.unshift(["Pilcrow on Node (tsx)", ...latencyRow(node)]);
+  const lines = [
+    "GET /goods on Node: Pilcrow against Moleculer (gateway + goods service, two processes each)",
+    "",
+    table(["system", "req/s", "p50 ms", "p99 ms", "CPU (of one core)"], rows),
+  ];
+  if (node) {
+    lines.push(
+      "",
+      `Pilcrow on Node / Moleculer: ${times(node.requestsPerSecond / moleculer.result.requestsPerSecond)}`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function latencyRow(figure: HttpFigure): string[] {
+  return [requests(figure), ms(figure.p50Ms), ms(figure.p99Ms), cpu(figure)];
+}
+
+function wireSection(results: Results): string {
+  const { options } = results;
+  const rows: string[][] = [];
+  let frameBytes = 0;
+  for (const runtime of options.runtimes) {
+    const codec = results.codec[runtime];
+    const tcp = results.tcp[runtime];
+    if (!codec || !tcp) continue;
+    frameBytes = codec.frameBytes;
+    rows.push([
+      LABEL[runtime],
+      count(codec.encodeDecode),
+      count(codec.encode),
+      count(codec.decode),
+      count(tcp.pipelined),
+      count(tcp.oneAtATime),
+    ]);
+  }
+  return [
+    `The wire alone: codec in process (a ${frameBytes}-byte packet); TCP hop between two processes on the same runtime `
+    + `(PacketClient → listenPackets echo server, the gateway's request packet), ${options.tcpInFlight} in flight and `
+    + "one at a time",
+    "",
+    table([
+      "runtime",
+      "codec encode+decode packets/s",
+      "encode only",
+      "decode only",
+      `TCP hop msg/s (${options.tcpInFlight} in flight)`,
+      "round trips/s (one at a time)",
+    ], rows),
+  ].join("\n");
+}
+
+function rssSection(results: Results): string {
+  const rows: string[][] = [];
+  for (const runtime of results.options.runtimes) {
+    const rss = results.rss[runtime];
+    if (!rss) continue;
+    const total = PROCESSES.reduce((sum, name) => sum + rss[name], 0);
+    rows.push([LABEL[runtime], ...PROCESSES.map((name) => rss[name].toFixed(1)), total.toFixed(1)]);
+  }
+  return [
+    `Idle memory (VmRSS, MiB) of each process, ${
+      results.options.settleMs / 1000
+    } s after the system is up, before any load`,
+    "",
+    table(["runtime", ...PROCESSES, "total"], rows),
+  ].join("\n");
+}
+
+function goalsSection(results: Results): string {
+  const rows: string[][] = [];
+  const verdict = (met: boolean) => met ? "met" : "not met";
+  for (const runtime of results.options.runtimes) {
+    const gateway = results.gateway[runtime];
+    const bare = results.bare[runtime];
+    if (!gateway || !bare) continue;
+    const ratio = gateway.requestsPerSecond / bare.requestsPerSecond;
+    rows.push([`gateway ≥ 50% of bare Hono, ${LABEL[runtime]}`, percent(ratio), verdict(ratio >= 0.5)]);
+  }
+  const node = results.gateway.node;
+  if (node && results.moleculer) {
+    const ratio = node.requestsPerSecond / results.moleculer.result.requestsPerSecond;
+    rows.push(["Pilcrow on Node ≥ 2× Moleculer-web", times(ratio), verdict(ratio >= 2)]);
+  }
+  for (const runtime of ["bun", "deno"] as const) {
+    const gateway = results.gateway[runtime];
+    if (!node || !gateway) continue;
+    const ratio = gateway.requestsPerSecond / node.requestsPerSecond;
+    rows.push([`${LABEL[runtime]} gateway ≥ 1.5× Node's`, times(ratio), verdict(ratio >= 1.5)]);
+  }
+  const codec = results.codec.node;
+  if (codec) {
+    rows.push(["codec ≥ 300k packets/s on Node", count(codec.encodeDecode), verdict(codec.encodeDecode >= 300_000)]);
+  }
+  return ["Goals (from the figures above)", "", table(["goal", "this run", "verdict"], rows)].join("\n");
+}
+
+export function renderReport(results: Results): string {
+  return [header, httpSection, moleculerSection, wireSection, rssSection, goalsSection]
+    .map((section) => section(results))
+    .filter((text) => text !== "")
+    .join("\n\n") + "\n";
+}
