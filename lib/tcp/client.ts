@@ -31,10 +31,19 @@ export interface PacketClientOptions extends ConnectionOptions {
 }
 
 interface Pending {
-  resolve(packet: Packet): void;
+  /** Receives the answer and its JSON text (valid: it was parsed). */
+  resolve(packet: Packet, text: string): void;
   reject(error: Error): void;
-  timer: ReturnType<typeof setTimeout>;
+  /** Date.now() past which the request has timed out. */
+  deadline: number;
+  timeoutMs: number;
 }
+
+/**
+ * How often timeouts are checked: one sweeping timer per client instead of a timer per request (which cost
+ * Deno 40% of its TCP throughput). A timeout may fire up to this much late.
+ */
+const SWEEP_MS = 50;
 
 export class PacketClient {
   readonly endpoint: string;
@@ -42,6 +51,7 @@ export class PacketClient {
   #tcp: TcpImplementation;
   #connection: PacketConnection | undefined;
   #pending = new Map<number, Pending>();
+  #sweeper: ReturnType<typeof setInterval> | undefined;
   #retryMs = FIRST_RETRY_MS;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #connecting = false;
@@ -86,21 +96,46 @@ export class PacketClient {
 
   /** Sends a packet whose `key` is unique among this client's requests in flight and waits for its answer. */
   request(packet: Packet & { key: number }, timeoutMs: number): Promise<Packet> {
+    return this.#request(packet, timeoutMs, (resolve) => (answer) => resolve(answer));
+  }
+
+  /** Like `request`, but gives the answer's JSON text: a proxy passes it on without encoding it again. */
+  requestText(packet: Packet & { key: number }, timeoutMs: number): Promise<string> {
+    return this.#request(packet, timeoutMs, (resolve) => (_answer, text) => resolve(text));
+  }
+
+  #request<T>(
+    packet: Packet & { key: number },
+    timeoutMs: number,
+    settle: (resolve: (value: T) => void) => Pending["resolve"],
+  ): Promise<T> {
     const connection = this.#connection;
     if (!connection || !this.connected || this.#retiring) return Promise.reject(new NotConnectedError(this.endpoint));
     if (this.#pending.has(packet.key)) return Promise.reject(new Error(`key ${packet.key} is already in flight`));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(packet.key);
-        reject(new RequestTimeoutError(timeoutMs));
-        this.#closeIfRetiredAndIdle();
-      }, timeoutMs);
-      this.#pending.set(packet.key, { resolve, reject, timer });
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(packet.key, { resolve: settle(resolve), reject, deadline: Date.now() + timeoutMs, timeoutMs });
+      this.#sweeper ??= setInterval(() => this.#expire(), SWEEP_MS);
       if (connection.send(packet)) return;
       this.#pending.delete(packet.key);
-      clearTimeout(timer);
       reject(new UnsendableError(this.endpoint));
     });
+  }
+
+  /** Fails the requests past their deadline; stops sweeping when none is left. */
+  #expire(): void {
+    const now = Date.now();
+    for (const [key, pending] of this.#pending) {
+      if (now < pending.deadline) continue;
+      this.#pending.delete(key);
+      pending.reject(new RequestTimeoutError(pending.timeoutMs));
+    }
+    if (this.#pending.size === 0) this.#stopSweeping();
+    this.#closeIfRetiredAndIdle();
+  }
+
+  #stopSweeping(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
   }
 
   /**
@@ -133,7 +168,7 @@ export class PacketClient {
           PacketConnection.handlers(
             socket,
             {
-              packet: (packet) => this.#onPacket(packet),
+              packet: (packet, _connection, text) => this.#onPacket(packet, text),
               problem: (problem) => log.warn("bad frame from", this.endpoint, problem),
               close: (_connection, error) => this.#onClose(error),
             },
@@ -181,14 +216,14 @@ export class PacketClient {
     this.#options.connected?.(this);
   }
 
-  #onPacket(packet: Packet): void {
+  #onPacket(packet: Packet, text: string): void {
     if (this.#handshake) return this.#onHandshakePacket(packet);
     const key = packet.key;
     const pending = typeof key === "number" ? this.#pending.get(key) : undefined;
     if (!pending) return this.#options.unsolicited?.(packet);
     this.#pending.delete(key as number);
-    clearTimeout(pending.timer);
-    pending.resolve(packet);
+    if (this.#pending.size === 0) this.#stopSweeping();
+    pending.resolve(packet, text);
     this.#closeIfRetiredAndIdle();
   }
 
@@ -210,10 +245,8 @@ export class PacketClient {
     const lost = new ConnectionLostError(this.endpoint);
     const pending = [...this.#pending.values()];
     this.#pending.clear();
-    for (const { reject, timer } of pending) {
-      clearTimeout(timer);
-      reject(lost);
-    }
+    this.#stopSweeping();
+    for (const { reject } of pending) reject(lost);
   }
 
   #scheduleReconnect(): void {

@@ -6,14 +6,12 @@
  */
 import { setImmediate } from "node:timers";
 import type { TcpHandlers, TcpSocket } from "../runtime/types.ts";
-import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, type FrameProblem, frameText } from "../wire/codec.ts";
+import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, type FrameProblem, frameText, utf8 } from "../wire/codec.ts";
 import type { Packet } from "../wire/packet.ts";
 
 export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 /** Queued text above which a connection writes at once instead of waiting for the end of the turn. */
 const FLUSH_AT_CHARS = 256 * 1024;
-
-const encoder = new TextEncoder();
 
 export interface ConnectionOptions {
   maxFrameBytes?: number;
@@ -27,7 +25,8 @@ export interface ConnectionOptions {
 }
 
 export interface ConnectionEvents {
-  packet(packet: Packet, connection: PacketConnection): void;
+  /** `text` is the frame's JSON text, valid (it was just parsed): a proxy can pass it on without re-encoding. */
+  packet(packet: Packet, connection: PacketConnection, text: string): void;
   /** A frame that was not a packet; after `frame-too-large` the connection is being closed. */
   problem(problem: FrameProblem | ConnectionProblem, connection: PacketConnection): void;
   close(connection: PacketConnection, error?: Error): void;
@@ -61,10 +60,10 @@ export class PacketConnection {
     this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     this.#pauseReadsWhenBlocked = options.pauseReadsWhenBlocked ?? false;
     this.#decoder = new FrameDecoder({
-      packet: (packet) => {
+      packet: (packet, text) => {
         // A handler that throws must cost only its own packet, not the rest of the chunk or the process.
         try {
-          this.#events.packet(packet, this);
+          this.#events.packet(packet, this, text);
         } catch (error) {
           this.#events.problem({ kind: "handler-failed", message: (error as Error).message }, this);
         }
@@ -153,7 +152,7 @@ export class PacketConnection {
     const text = this.#outbox.length === 1 ? this.#outbox[0] : this.#outbox.join("");
     this.#outbox = [];
     this.#outboxChars = 0;
-    if (!this.#socket.write(encoder.encode(text))) {
+    if (!this.#socket.write(utf8(text))) {
       this.#blocked = true;
       if (this.#pauseReadsWhenBlocked) this.#socket.pause();
       this.#checkOverflow();
