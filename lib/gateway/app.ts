@@ -109,12 +109,13 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
     const shown = `${method.slice(0, 16)} ${path.length > 100 ? `${path.slice(0, 100)}…` : path}`;
     const key = nextKey++;
     const packet = { uri: path, method, params: { ...params, key }, key };
-    const tried = new Set<Instance>();
+    // Allocated only when a retry needs it: the common request never does.
+    let tried: Set<Instance> | undefined;
     for (;;) {
       const instance = pool.pick(route, tried);
       if (instance === UNKNOWN_ROUTE) return problem(c, 404, `no service serves ${shown}`);
       if (instance === NO_LIVE_INSTANCE) {
-        return tried.size === 0
+        return tried === undefined
           ? problem(c, 503, `no live instance serves ${shown}`)
           : problem(c, 502, `connection to the service was lost during ${shown}`);
       }
@@ -133,7 +134,7 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
         log.warn("connection lost", c.get("requestId"), route, instance.id);
         // Only a GET is safe to send again: the lost instance may have done a POST before it went.
         if (method !== "GET") return problem(c, 502, `connection to the service was lost during ${shown}`);
-        tried.add(instance);
+        (tried ??= new Set()).add(instance);
       }
     }
   });

@@ -54,7 +54,7 @@ export function runtimeCommand(
   runtime: RuntimeName,
   file: string,
   args: string[] = [],
-  denoPermissions = /\bup\.ts$/.test(file) ? DENO_LAUNCHER_PERMISSIONS : DENO_PERMISSIONS,
+  denoPermissions = DENO_PERMISSIONS,
 ): string[] {
   switch (runtime) {
     case "bun":

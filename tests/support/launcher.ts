@@ -3,11 +3,12 @@
  * launcher's output says: its own lines (`goods started (pid N, …)`) and its children's, relayed as `[name] …`.
  */
 import process from "node:process";
+import { DENO_LAUNCHER_PERMISSIONS } from "../../lib/runtime/mod.ts";
 import { delay, type LogEntry, type RunningProcess, startProcess } from "./processes.ts";
 
 /** The children log JSON (startProcess sets PILCROW_LOG=json), so their entries can be read back. */
 export function startLauncher(args: string[]): Promise<RunningProcess> {
-  return startProcess("up.ts", args, { waitForListen: false });
+  return startProcess("up.ts", args, { waitForListen: false, denoPermissions: DENO_LAUNCHER_PERMISSIONS });
 }
 
 /**

@@ -21,6 +21,8 @@ export interface StartOptions {
   env?: Record<string, string | undefined>;
   /** Wait for the `listen` line (default true). */
   waitForListen?: boolean;
+  /** Deno's permissions, when the entry needs more than a service (the launcher runs children). */
+  denoPermissions?: string[];
 }
 
 export function testRuntime(): RuntimeName {
@@ -119,7 +121,7 @@ export async function startProcess(
   options: StartOptions = {},
 ): Promise<RunningProcess> {
   const file = entry.includes("/") ? ROOT + entry : `${ROOT}services/${entry}`;
-  const argv = runtimeCommand(options.runtime ?? testRuntime(), file, args);
+  const argv = runtimeCommand(options.runtime ?? testRuntime(), file, args, options.denoPermissions);
   // The store is the test's choice: a MYSQL_URL meant for the MySQL suites must not leak into the others.
   const storeless = {
     MYSQL_URL: undefined,
