@@ -444,6 +444,18 @@ for (const tcp of implementations) {
           assert.equal(client.inFlight, 0);
         }));
 
+      it("requestAnswer gives the parsed answer and its JSON text together", () =>
+        withCleanup(async (cleanup) => {
+          const { server } = await echoServer(tcp);
+          cleanup.add(() => closeServer(server));
+          const { client } = openClient(tcp, server.address.port, cleanup);
+          await waitUntil(() => client.connected, "the client to connect");
+
+          const answer = await client.requestAnswer({ uri: "/echo", key: 42 }, 2000);
+          assert.deepEqual(answer.packet, { key: 42, ok: true });
+          assert.equal(answer.text, "{\"key\":42,\"ok\":true}");
+        }));
+
       it("rejects a request nobody answers with RequestTimeoutError after its timeout", () =>
         withCleanup(async (cleanup) => {
           const { server, seen } = await echoServer(tcp);

@@ -99,7 +99,12 @@ export class PacketClient {
     return this.#request(packet, timeoutMs, (resolve) => (answer) => resolve(answer));
   }
 
-  /** Like `request`, but gives the answer's JSON text: a proxy passes it on without encoding it again. */
+  /** Like `request`, with the answer's JSON text too: a proxy passes it on without encoding it again. */
+  requestAnswer(packet: Packet & { key: number }, timeoutMs: number): Promise<{ packet: Packet; text: string }> {
+    return this.#request(packet, timeoutMs, (resolve) => (answer, text) => resolve({ packet: answer, text }));
+  }
+
+  /** Like `request`, but gives the answer's JSON text only. */
   requestText(packet: Packet & { key: number }, timeoutMs: number): Promise<string> {
     return this.#request(packet, timeoutMs, (resolve) => (_answer, text) => resolve(text));
   }
