@@ -41,6 +41,26 @@ function contract(
       assert.ok(third > second, "ids are not reused");
     });
 
+    it("goods: lists a page — at most `limit` rows with an id above `after`, in id order", async () => {
+      const ids: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        ids.push(await store.goods.add({ name: `p${i}`, category: "page", price: i, description: "" }));
+      }
+      const all = (await store.goods.list()).map((goods) => goods.id);
+      const tail = all.slice(all.indexOf(ids[0]));
+      assert.deepEqual(tail, ids, "without a page, the whole list as before");
+      assert.deepEqual((await store.goods.list({ limit: 2 })).map((goods) => goods.id), all.slice(0, 2));
+      assert.deepEqual((await store.goods.list({ after: ids[1] })).map((goods) => goods.id), ids.slice(2));
+      const page = await store.goods.list({ after: ids[1], limit: 2 });
+      assert.deepEqual(page, [
+        { id: ids[2], name: "p2", category: "page", price: 2, description: "" },
+        { id: ids[3], name: "p3", category: "page", price: 3, description: "" },
+      ]);
+      assert.deepEqual(await store.goods.list({ after: ids[4] }), [], "nothing after the last id");
+      await store.goods.remove(ids[3]);
+      assert.deepEqual((await store.goods.list({ after: ids[2], limit: 1 })).map((goods) => goods.id), [ids[4]]);
+    });
+
     it("members: unique usernames, find, remove", async () => {
       const id = await store.members.add("kim", "hash-1");
       assert.equal(typeof id, "number");
@@ -75,6 +95,19 @@ function contract(
         assert.ok(row.date.getTime() >= before && row.date.getTime() <= Date.now() + 1000, row.date.toISOString());
       }
       assert.deepEqual(await store.purchases.listByUser(999), []);
+    });
+
+    it("purchases: lists a user's page — at most `limit` rows with an id above `after`", async () => {
+      const ids: number[] = [];
+      for (let goodsid = 1; goodsid <= 4; goodsid++) {
+        ids.push(await store.purchases.add(70, goodsid));
+        await store.purchases.add(71, goodsid);
+      }
+      const idsOf = (rows: { id: number; userid: number }[]) => rows.map(({ id, userid }) => [id, userid]);
+      assert.deepEqual(idsOf(await store.purchases.listByUser(70, { limit: 2 })), [[ids[0], 70], [ids[1], 70]]);
+      assert.deepEqual(idsOf(await store.purchases.listByUser(70, { after: ids[1] })), [[ids[2], 70], [ids[3], 70]]);
+      assert.deepEqual(idsOf(await store.purchases.listByUser(70, { after: ids[0], limit: 1 })), [[ids[1], 70]]);
+      assert.deepEqual(await store.purchases.listByUser(70, { after: ids[3] }), []);
     });
   });
 }

@@ -25,10 +25,19 @@ export interface Purchase {
   date: Date;
 }
 
+/**
+ * One page of a list that can grow: at most `limit` rows whose id is greater than `after`, in id order.
+ * Either may be absent: without both, the whole list.
+ */
+export interface Page {
+  limit?: number;
+  after?: number;
+}
+
 export interface GoodsStore {
   add(goods: Omit<Goods, "id">): Promise<number>;
   /** In id order. */
-  list(): Promise<Goods[]>;
+  list(page?: Page): Promise<Goods[]>;
   remove(id: number): Promise<void>;
 }
 
@@ -43,7 +52,7 @@ export interface PurchasesStore {
   /** Records a purchase at the current time. */
   add(userid: number, goodsid: number): Promise<number>;
   /** In id order. */
-  listByUser(userid: number): Promise<Purchase[]>;
+  listByUser(userid: number, page?: Page): Promise<Purchase[]>;
 }
 
 export type TableName = "goods" | "members" | "purchases";

@@ -5,6 +5,7 @@ import {
   type Member,
   type MembersStore,
   nowToTheSecond,
+  type Page,
   type Purchase,
   type PurchasesStore,
   type Store,
@@ -12,6 +13,7 @@ import {
 
 /** An auto-increment table; ids start at 1 and are never reused, as in MySQL. */
 class Table<Row extends { id: number }> {
+  /** Rows by id; a Map iterates in insertion order, which is id order. */
   readonly rows = new Map<number, Row>();
   #lastId = 0;
 
@@ -20,13 +22,24 @@ class Table<Row extends { id: number }> {
     this.rows.set(id, { id, ...values } as Row);
     return id;
   }
+
+  /** Copies of the rows that pass `filter`, in id order, as one page. */
+  select(page: Page = {}, filter: (row: Row) => boolean = () => true): Row[] {
+    const { limit = Infinity, after = -Infinity } = page;
+    const selected: Row[] = [];
+    for (const row of this.rows.values()) {
+      if (selected.length >= limit) break;
+      if (row.id > after && filter(row)) selected.push({ ...row });
+    }
+    return selected;
+  }
 }
 
 function memoryGoods(): GoodsStore {
   const table = new Table<Goods>();
   return {
     add: (goods) => Promise.resolve(table.insert(goods)),
-    list: () => Promise.resolve([...table.rows.values()].map((row) => ({ ...row }))),
+    list: (page) => Promise.resolve(table.select(page)),
     remove: (id) => Promise.resolve(void table.rows.delete(id)),
   };
 }
@@ -61,8 +74,7 @@ function memoryPurchases(): PurchasesStore {
   const table = new Table<Purchase>();
   return {
     add: (userid, goodsid) => Promise.resolve(table.insert({ userid, goodsid, date: nowToTheSecond() })),
-    listByUser: (userid) =>
-      Promise.resolve([...table.rows.values()].filter((row) => row.userid === userid).map((row) => ({ ...row }))),
+    listByUser: (userid, page) => Promise.resolve(table.select(page, (row) => row.userid === userid)),
   };
 }
 

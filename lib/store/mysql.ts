@@ -12,6 +12,7 @@ import {
   type Member,
   type MembersStore,
   nowToTheSecond,
+  type Page,
   type Purchase,
   type PurchasesStore,
   type Store,
@@ -150,6 +151,25 @@ async function prepareTable(db: Database, table: TableName): Promise<void> {
   }
 }
 
+/**
+ * The end of a list's SELECT: its conditions, `id > ?` for a page that starts after an id, id order, and the
+ * page's LIMIT — with the placeholders' values in order.
+ */
+function inIdOrder(conditions: string[], values: unknown[], page: Page = {}): { tail: string; values: unknown[] } {
+  const where = [...conditions];
+  const all = [...values];
+  if (page.after !== undefined) {
+    where.push("id > ?");
+    all.push(page.after);
+  }
+  let tail = `${where.length === 0 ? "" : ` WHERE ${where.join(" AND ")}`} ORDER BY id`;
+  if (page.limit !== undefined) {
+    tail += " LIMIT ?";
+    all.push(page.limit);
+  }
+  return { tail, values: all };
+}
+
 function goodsStore(db: Database): GoodsStore {
   return {
     async add({ name, category, price, description }) {
@@ -159,9 +179,11 @@ function goodsStore(db: Database): GoodsStore {
       );
       return result.insertId;
     },
-    async list() {
+    async list(page) {
+      const { tail, values } = inIdOrder([], [], page);
       const rows = await db.run<RowDataPacket[]>(
-        "SELECT id, name, category, price, description FROM goods ORDER BY id",
+        `SELECT id, name, category, price, description FROM goods${tail}`,
+        values,
       );
       return rows.map((row) => ({ ...row }) as Goods);
     },
@@ -214,11 +236,9 @@ function purchasesStore(db: Database): PurchasesStore {
       );
       return result.insertId;
     },
-    async listByUser(userid) {
-      const rows = await db.run<RowDataPacket[]>(
-        "SELECT id, userid, goodsid, date FROM purchases WHERE userid = ? ORDER BY id",
-        [userid],
-      );
+    async listByUser(userid, page) {
+      const { tail, values } = inIdOrder(["userid = ?"], [userid], page);
+      const rows = await db.run<RowDataPacket[]>(`SELECT id, userid, goodsid, date FROM purchases${tail}`, values);
       return rows.map((row) => ({ ...row }) as Purchase);
     },
   };
