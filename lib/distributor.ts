@@ -72,6 +72,7 @@ export async function startDistributor(options: DistributorOptions): Promise<Dis
     log,
     maxFrameBytes: options.maxFrameBytes,
     secret: options.secret,
+    identity: { role: "distributor", name: "distributor" },
     tcp: options.tcp,
     connected(connection) {
       log.info("onCreate", connection.remoteAddress, connection.remotePort);

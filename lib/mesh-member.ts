@@ -48,6 +48,7 @@ export function joinMesh(options: MeshMemberOptions): MeshMember {
     log,
     tcp: options.tcp,
     secret: options.secret,
+    peer: { role: "distributor", name: "distributor" },
     connected(client) {
       registered = register(client);
     },

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createLogger } from "../lib/log.ts";
 import { joinMesh } from "../lib/mesh-member.ts";
-import { ClientHandshake } from "../lib/tcp/handshake.ts";
+import { ClientHandshake, handshakeProof, type MeshIdentity, ServerHandshake } from "../lib/tcp/handshake.ts";
+import type { Packet } from "../lib/wire/packet.ts";
 import { BookPeer, registration } from "./support/book-peer.ts";
 import { answer, startBookService } from "./support/book-service.ts";
 import { delay, type RunningProcess, startProcess } from "./support/processes.ts";
@@ -87,7 +88,8 @@ describe("mesh security", () => {
     // Record a genuine exchange with the distributor...
     const genuine = await BookPeer.connect(system.distributor.port);
     const challenge = await genuine.waitFor(isChallenge);
-    const auth = new ClientHandshake(SECRET).answer(challenge)!;
+    const dialled: MeshIdentity = { role: "distributor", name: "distributor", port: system.distributor.port };
+    const auth = new ClientHandshake(SECRET, dialled).answer(challenge)!;
     genuine.send(auth);
     await genuine.waitFor((packet) => packet.uri === "/_pilcrow/welcome");
     genuine.close();
@@ -120,6 +122,59 @@ describe("mesh security", () => {
         }
       }
     }
+  });
+});
+
+describe("the handshake is bound to who is dialled", () => {
+  const members: MeshIdentity = { role: "service", name: "members", port: 9020 };
+  const others: [string, MeshIdentity][] = [
+    ["another port", { ...members, port: 9021 }],
+    ["another name", { ...members, name: "goods" }],
+    ["another role", { role: "distributor", name: "distributor", port: 9020 }],
+  ];
+
+  /** Runs the handshake between a client dialling `dialled` and a server that is `answering`. */
+  function handshake(dialled: MeshIdentity, answering: MeshIdentity) {
+    const server = new ServerHandshake(SECRET, answering);
+    const client = new ClientHandshake(SECRET, dialled);
+    const auth = client.answer(server.challenge())!;
+    return { server, client, auth, outcome: server.check(auth) };
+  }
+
+  it("completes when the client dialled exactly the server's identity", () => {
+    const { client, outcome } = handshake(members, members);
+    assert.ok("welcome" in outcome, JSON.stringify(outcome));
+    assert.equal(client.welcomed(outcome.welcome), true);
+  });
+
+  for (const [what, other] of others) {
+    it(`the server refuses a proof made for ${what}, and says what was dialled`, () => {
+      const { outcome } = handshake(other, members);
+      assert.ok("refused" in outcome, JSON.stringify(outcome));
+      assert.match(outcome.refused, /meant for/);
+      assert.ok(outcome.refused.includes(`${other.name}@${other.port}`), outcome.refused);
+    });
+
+    it(`the client refuses a welcome proving ${what}`, () => {
+      const client = new ClientHandshake(SECRET, members);
+      const serverNonce = "server-nonce-of-this-connection";
+      const auth = client.answer({ uri: "/_pilcrow/challenge", key: 0, params: { nonce: serverNonce } })!;
+      const clientNonce = (auth.params as { nonce: string }).nonce;
+      const welcome = (identity: MeshIdentity): Packet => ({
+        uri: "/_pilcrow/welcome",
+        key: 0,
+        params: { proof: handshakeProof(SECRET, "server", identity, serverNonce, clientNonce) },
+      });
+      assert.equal(client.welcomed(welcome(other)), false);
+      assert.equal(client.welcomed(welcome(members)), true, "the control: the dialled identity's proof passes");
+    });
+  }
+
+  it("cannot be fooled by a relay that rewrites the identity the client states", () => {
+    const { server, auth } = handshake({ ...members, port: 9999 }, members);
+    const rewritten = { ...auth, params: { ...(auth.params as object), dialled: members } };
+    const outcome = server.check(rewritten);
+    assert.ok("refused" in outcome, JSON.stringify(outcome));
   });
 });
 

@@ -143,6 +143,7 @@ export class InstancePool {
       log,
       tcp,
       secret,
+      peer: { role: "service", name: node.name },
       connected: () => {
         if (!pilcrow) return this.#ready(instance);
         // A connect can succeed to a frozen process (the kernel accepts for it): wait for a first answer.

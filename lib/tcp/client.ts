@@ -9,7 +9,7 @@ import type { TcpImplementation } from "../runtime/types.ts";
 import type { Packet } from "../wire/packet.ts";
 import { type ConnectionOptions, PacketConnection } from "./connection.ts";
 import { ConnectionLostError, NotConnectedError, RequestTimeoutError, UnsendableError } from "./errors.ts";
-import { ClientHandshake, HANDSHAKE_TIMEOUT_MS } from "./handshake.ts";
+import { ClientHandshake, describeIdentity, HANDSHAKE_TIMEOUT_MS, type MeshIdentity } from "./handshake.ts";
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
 const FIRST_RETRY_MS = 100;
@@ -22,6 +22,8 @@ export interface PacketClientOptions extends ConnectionOptions {
   connectTimeoutMs?: number;
   /** The mesh secret: when set, every connection completes the handshake before it counts as connected. */
   secret?: string;
+  /** Who is dialled at `port` (needed with a secret): the handshake fails unless that very peer answers. */
+  peer?: Omit<MeshIdentity, "port">;
   /** Runs on every (re)connection, before anything else is sent: where a node registers itself. */
   connected?(client: PacketClient): void;
   disconnected?(client: PacketClient, error?: Error): void;
@@ -58,9 +60,12 @@ export class PacketClient {
   #closed = false;
   #retiring = false;
   /** The handshake of the current connection while it is under way. */
-  #handshake: { check: ClientHandshake; timer: ReturnType<typeof setTimeout> } | undefined;
+  #handshake:
+    | { check: ClientHandshake; timer: ReturnType<typeof setTimeout>; identity: MeshIdentity; failed: boolean }
+    | undefined;
 
   constructor(options: PacketClientOptions) {
+    if (options.secret && !options.peer) throw new Error("a PacketClient with a secret needs the peer it dials");
     this.#options = options;
     this.#tcp = options.tcp ?? tcpImplementation();
     this.endpoint = `${options.hostname}:${options.port}`;
@@ -191,20 +196,19 @@ export class PacketClient {
     // Narrowing from the guard above does not survive the await: the connection may exist now.
     const connection = this.#connection as PacketConnection | undefined;
     if (this.#closed || !connection) return connection?.destroy();
+    if (this.#options.secret) return;
     this.#retryMs = FIRST_RETRY_MS;
-    if (!this.#options.secret) this.#options.connected?.(this);
+    this.#options.connected?.(this);
   }
 
   /** Runs before any data can arrive: with a secret, the connection starts in the handshake. */
   #opened(connection: PacketConnection): void {
     this.#connection = connection;
-    const secret = this.#options.secret;
-    if (!secret) return;
-    const timer = setTimeout(() => {
-      this.#options.log.warn("handshake timed out", this.endpoint);
-      connection.destroy();
-    }, HANDSHAKE_TIMEOUT_MS);
-    this.#handshake = { check: new ClientHandshake(secret), timer };
+    const { secret, peer, port } = this.#options;
+    if (!secret || !peer) return;
+    const identity = { ...peer, port };
+    const timer = setTimeout(() => this.#handshakeFailed("timed out"), HANDSHAKE_TIMEOUT_MS);
+    this.#handshake = { check: new ClientHandshake(secret, identity), timer, identity, failed: false };
   }
 
   /** Answers the challenge, then checks the welcome; anything else before it ends the connection. */
@@ -212,13 +216,25 @@ export class PacketClient {
     const handshake = this.#handshake!;
     const answer = handshake.check.answer(packet);
     if (answer) return void this.#connection?.send(answer);
+    if (!handshake.check.welcomed(packet)) {
+      return this.#handshakeFailed(`the peer did not prove it is ${describeIdentity(handshake.identity)}`);
+    }
     clearTimeout(handshake.timer);
     this.#handshake = undefined;
-    if (!handshake.check.welcomed(packet)) {
-      this.#options.log.warn("the peer failed the handshake", this.endpoint);
-      return this.#connection?.destroy();
-    }
+    // Only an authenticated connection resets the back-off: a peer that keeps failing the handshake (a
+    // relay, a wrong secret) is retried ever more slowly, not ten times a second.
+    this.#retryMs = FIRST_RETRY_MS;
     this.#options.connected?.(this);
+  }
+
+  /** Ends a connection whose handshake failed; it stays unauthenticated (not `connected`) until closed. */
+  #handshakeFailed(why: string): void {
+    const handshake = this.#handshake;
+    if (!handshake || handshake.failed) return;
+    handshake.failed = true;
+    clearTimeout(handshake.timer);
+    this.#options.log.warn("handshake failed", this.endpoint, why);
+    this.#connection?.destroy();
   }
 
   #onPacket(packet: Packet, text: string): void {
@@ -237,7 +253,7 @@ export class PacketClient {
   }
 
   #onClose(error?: Error): void {
-    if (this.#handshake) clearTimeout(this.#handshake.timer);
+    this.#handshakeFailed("the peer closed the connection");
     this.#handshake = undefined;
     this.#connection = undefined;
     this.#failPending();

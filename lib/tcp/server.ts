@@ -4,7 +4,7 @@ import { tcpImplementation } from "../runtime/mod.ts";
 import type { ListenAddress, TcpImplementation } from "../runtime/types.ts";
 import type { Packet } from "../wire/packet.ts";
 import { type ConnectionOptions, PacketConnection } from "./connection.ts";
-import { HANDSHAKE_TIMEOUT_MS, ServerHandshake } from "./handshake.ts";
+import { HANDSHAKE_TIMEOUT_MS, type MeshIdentity, ServerHandshake } from "./handshake.ts";
 
 export interface PacketServerOptions extends ConnectionOptions {
   hostname: string;
@@ -12,6 +12,11 @@ export interface PacketServerOptions extends ConnectionOptions {
   log: Logger;
   /** The mesh secret: when set, a peer must complete the handshake before anything it sends is read. */
   secret?: string;
+  /**
+   * Who this server is in the mesh (needed with a secret): a peer's proof must name it. `port` defaults to
+   * the bound port; give it when peers dial another one (a published port mapping).
+   */
+  identity?: Omit<MeshIdentity, "port"> & { port?: number };
   packet(packet: Packet, connection: PacketConnection): void;
   /** A peer is connected (and, with a secret, authenticated). */
   connected?(connection: PacketConnection): void;
@@ -31,6 +36,9 @@ export interface PacketServer {
 
 export async function listenPackets(options: PacketServerOptions): Promise<PacketServer> {
   const { log, secret } = options;
+  if (secret && !options.identity) throw new Error("a packet server with a secret needs its mesh identity");
+  /** Known once listening: the bound port is part of it. */
+  let identity: MeshIdentity;
   const connections = new Set<PacketConnection>();
   /** Connections still in the handshake, with what checks it and the timer that ends it. */
   const pending = new Map<PacketConnection, { handshake: ServerHandshake; timer: ReturnType<typeof setTimeout> }>();
@@ -39,7 +47,7 @@ export async function listenPackets(options: PacketServerOptions): Promise<Packe
   function opened(connection: PacketConnection): void {
     connections.add(connection);
     if (!secret) return options.connected?.(connection);
-    const handshake = new ServerHandshake(secret);
+    const handshake = new ServerHandshake(secret, identity);
     const timer = setTimeout(() => {
       log.warn("handshake timed out", connection.remoteAddress, connection.remotePort);
       connection.destroy();
@@ -51,15 +59,15 @@ export async function listenPackets(options: PacketServerOptions): Promise<Packe
   function received(packet: Packet, connection: PacketConnection): void {
     const handshaking = pending.get(connection);
     if (!handshaking) return options.packet(packet, connection);
-    const welcome = handshaking.handshake.welcome(packet);
+    const outcome = handshaking.handshake.check(packet);
     clearTimeout(handshaking.timer);
     pending.delete(connection);
-    if (!welcome) {
-      // Nothing it sent is read, and it learns nothing: not even why.
-      log.warn("authentication failed", connection.remoteAddress, connection.remotePort);
+    if ("refused" in outcome) {
+      // Nothing it sent is read, and it learns nothing: not even why (the log says).
+      log.warn("authentication failed", connection.remoteAddress, connection.remotePort, outcome.refused);
       return connection.destroy();
     }
-    connection.send(welcome);
+    connection.send(outcome.welcome);
     options.connected?.(connection);
   }
 
@@ -91,6 +99,7 @@ export async function listenPackets(options: PacketServerOptions): Promise<Packe
         opened,
       ),
   );
+  if (options.identity) identity = { ...options.identity, port: options.identity.port ?? listener.address.port };
   return {
     address: listener.address,
     connections,
