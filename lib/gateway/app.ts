@@ -1,7 +1,10 @@
 /**
  * The gateway's Hono app (SPEC §4): one catch-all route that turns `METHOD /path` into a packet for a live
  * instance serving `METHOD/path`, and the service's answer into a 200 JSON body. The gateway's own failures
- * get their HTTP status and a JSON body in the book's shape: `{errorcode: 1, errormessage}`.
+ * get their HTTP status and a JSON body in the book's shape: `{errorcode: 1, errormessage}`. Each packet
+ * carries `timeout`, the ms the gateway will wait (a field book services ignore), so that a service can drop
+ * work nobody waits for; a service's busy refusal (`retryAfter`) is tried on another instance, then becomes
+ * 503 with Retry-After, as every 503 does.
  */
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -9,6 +12,7 @@ import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import type { Logger } from "../log.ts";
 import { ConnectionLostError, NotConnectedError, RequestTimeoutError, UnsendableError } from "../tcp/errors.ts";
+import type { Packet } from "../wire/packet.ts";
 import { type Instance, type InstancePool, NO_LIVE_INSTANCE, UNKNOWN_ROUTE } from "./instances.ts";
 import { BadRequest, readParams } from "./params.ts";
 
@@ -28,6 +32,9 @@ export interface GatewayAppOptions {
 }
 
 export const STATUS_PATH = "/_pilcrow/status";
+
+/** How soon a client may try again when no instance is live: the gateway reconnects within about a second. */
+const NO_INSTANCE_RETRY_AFTER_SECONDS = 1;
 
 /**
  * The headers Hono's secure-headers middleware sends, taken from it once at start-up: applying it per
@@ -54,6 +61,23 @@ function respond(c: Context<GatewayEnv>, status: number, json: string): Response
 function problem(c: Context<GatewayEnv>, status: number, errormessage: string): Response {
   return respond(c, status, JSON.stringify({ errorcode: 1, errormessage }));
 }
+
+/** A 503: nobody can take the request now; `Retry-After` says when to try again. */
+function unavailable(c: Context<GatewayEnv>, json: string, retryAfterSeconds: number): Response {
+  const response = respond(c, 503, json);
+  response.headers.set("retry-after", String(retryAfterSeconds));
+  return response;
+}
+
+/** The seconds a service's busy refusal asks the client to wait (`errorcode 1` with `retryAfter`), if it is one. */
+function retryAfterOf(answer: Packet): number | undefined {
+  const { retryAfter } = answer;
+  if (answer.errorcode !== 1 || typeof retryAfter !== "number" || !(retryAfter > 0)) return undefined;
+  return Math.ceil(Math.min(retryAfter, MAX_RETRY_AFTER_SECONDS));
+}
+
+/** A service cannot make clients stay away longer than this. */
+const MAX_RETRY_AFTER_SECONDS = 60;
 
 /** Hono's request-id rule: a caller's X-Request-Id is kept when sane, else a fresh UUID. */
 function requestIdOf(c: Context): string {
@@ -103,25 +127,38 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
       if (error instanceof BadRequest) return problem(c, error.status, error.message);
       throw error;
     }
-    const method = c.req.method;
+    // HEAD is the GET without its body: Hono dispatches it as a GET and drops the body of the answer.
+    const method = c.req.method === "HEAD" ? "GET" : c.req.method;
     const path = c.req.path;
     const route = method + path;
     const shown = `${method.slice(0, 16)} ${path.length > 100 ? `${path.slice(0, 100)}…` : path}`;
     const key = nextKey++;
-    const packet = { uri: path, method, params: { ...params, key }, key };
+    const packet = { uri: path, method, params: { ...params, key }, key, timeout: timeoutMs };
     // Allocated only when a retry needs it: the common request never does.
     let tried: Set<Instance> | undefined;
+    /** The last busy refusal, answered when no other instance is left to try. */
+    let refusal: { text: string; retryAfter: number } | undefined;
     for (;;) {
       const instance = pool.pick(route, tried);
       if (instance === UNKNOWN_ROUTE) return problem(c, 404, `no service serves ${shown}`);
       if (instance === NO_LIVE_INSTANCE) {
+        if (refusal) return unavailable(c, refusal.text, refusal.retryAfter);
         return tried === undefined
-          ? problem(c, 503, `no live instance serves ${shown}`)
+          ? unavailable(
+            c,
+            JSON.stringify({ errorcode: 1, errormessage: `no live instance serves ${shown}` }),
+            NO_INSTANCE_RETRY_AFTER_SECONDS,
+          )
           : problem(c, 502, `connection to the service was lost during ${shown}`);
       }
       try {
+        const answer = await instance.client.requestAnswer(packet, timeoutMs);
+        const retryAfter = retryAfterOf(answer.packet);
         // The service's answer as it came: valid JSON (the client parsed it to match its key), not re-encoded.
-        return respond(c, 200, await instance.client.requestText(packet, timeoutMs));
+        if (retryAfter === undefined) return respond(c, 200, answer.text);
+        // Refused as busy, so nothing was done: another instance may take it, whatever the method.
+        refusal = { text: answer.text, retryAfter };
+        (tried ??= new Set()).add(instance);
       } catch (error) {
         if (error instanceof RequestTimeoutError) {
           log.warn("timeout", c.get("requestId"), route, instance.id, `${timeoutMs} ms`);
