@@ -73,6 +73,27 @@ describe("failover", () => {
     }
   });
 
+  it("stops at once when it has left and nothing is in flight, though a book gateway never closes its connection", async () => {
+    const distributor = await startProcess("distributor.ts", ["0"]);
+    let goods: RunningProcess | undefined;
+    let bookGateway: BookPeer | undefined;
+    try {
+      goods = await startProcess("goods.ts", ["0", "--distributor", `127.0.0.1:${distributor.port}`]);
+      // The book's gateway has used its connection (with no deadline field and no pings), and keeps it open.
+      bookGateway = await BookPeer.connect(goods.port);
+      bookGateway.send({ uri: "/goods", method: "GET", params: { key: 7 } });
+      await bookGateway.waitFor((packet) => packet.key === 7);
+      const stopping = Date.now();
+      assert.equal(await goods.stop(10_000), 0);
+      const stopMs = Date.now() - stopping;
+      assert.ok(stopMs < 1000, `stopped in ${stopMs} ms (the drain allows 5000)`);
+      assert.ok(!goods.entries.some((entry) => entry.event === "drain timeout"), "no drain timeout");
+    } finally {
+      bookGateway?.close();
+      await stopAll([goods, distributor]);
+    }
+  });
+
   it("answers requests in flight on a connection that drops within 100 ms: POST with 502, GET retried elsewhere", async () => {
     const system = await startSystem({ services: [], gateArgs: ["--status", "--timeout", "10000"] });
     // Two book-style instances of one route: one holds every request, the other answers at once.

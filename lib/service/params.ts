@@ -23,3 +23,18 @@ export function text(maxLength: number) {
 
 /** `text` columns hold 65,535 bytes; counting characters as up to 3 bytes keeps any value storable. */
 export const LONG_TEXT_CHARS = 21_845;
+
+/** Rows of one page of a list, at most (`limit`). */
+export const MAX_PAGE_ROWS = 1000;
+
+/**
+ * Optional paging of a list that can grow: `limit` rows (1–1000) whose id is above `after`. Without them a
+ * list is whole, as the book answers it (SPEC §5).
+ */
+export const page = {
+  limit: v.optional(v.pipe(integer(), v.minValue(1), v.maxValue(MAX_PAGE_ROWS))),
+  after: v.optional(integer()),
+};
+
+/** What a client whose list was too large to send should do instead. */
+export const PAGING_ADVICE = "use paging (limit, after)";

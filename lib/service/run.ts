@@ -1,5 +1,5 @@
 /** Runs a business service as a process: command line, store, listen, register, clean stop. */
-import { parseDuration, requireSecretOffLoopback } from "../config.ts";
+import { parseDuration, parsePositiveInteger, requireSecretOffLoopback } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { runMain } from "../main.ts";
 import { environment } from "../runtime/mod.ts";
@@ -7,7 +7,11 @@ import type { Store, TableName } from "../store/contract.ts";
 import { openStore } from "../store/open.ts";
 import { DEFAULT_DRAIN_MS, type Route, startService } from "./kit.ts";
 
-/** The service's name is also the one table it keeps (SPEC §5). */
+/**
+ * The service's name is also the one table it keeps (SPEC §5). Its own flags: `--drain MS` (PILCROW_DRAIN_MS),
+ * how long a stop waits for gateways to let go; `--max-in-flight N` (PILCROW_MAX_IN_FLIGHT), the requests
+ * handled at once before the next is refused as busy.
+ */
 export function runService(
   name: TableName,
   defaultPort: number,
@@ -17,6 +21,7 @@ export function runService(
     requireSecretOffLoopback(config);
     const drain = (config.values.drain as string | undefined) ?? environment("PILCROW_DRAIN_MS");
     const drainMs = drain === undefined ? DEFAULT_DRAIN_MS : parseDuration(drain, "drain");
+    const maxInFlight = (config.values["max-in-flight"] as string | undefined) ?? environment("PILCROW_MAX_IN_FLIGHT");
     const store = await openStore(name, log);
     const service = await startService({
       name,
@@ -26,6 +31,7 @@ export function runService(
       distributor: config.distributor,
       secret: config.secret,
       log,
+      maxInFlight: maxInFlight === undefined ? undefined : parsePositiveInteger(maxInFlight, "max in flight"),
     });
     return {
       async stop() {
@@ -33,5 +39,5 @@ export function runService(
         await store.close();
       },
     };
-  }, { drain: { type: "string" } });
+  }, { drain: { type: "string" }, "max-in-flight": { type: "string" } });
 }
