@@ -182,7 +182,6 @@ describe("the work queue", () => {
     const refused = outcomes.filter((outcome) => outcome.status === "rejected");
     assert.ok(refused.length >= 5, `${refused.length} refused`);
     for (const outcome of refused) assert.ok((outcome as PromiseRejectedResult).reason instanceof ServiceBusyError);
-    assert.equal(slow.size, 0);
     // A deadline nearer than the expected cost is refused at once too: it could not finish in time.
     await assert.rejects(slow.run(job("hopeless", 1), Date.now() + 10), ServiceBusyError);
   });

@@ -42,7 +42,7 @@ export function answerer(
       answer = { key, errorcode: 0, errormessage: "success", ...await route.handle(parsed.output, context) };
     } catch (error) {
       // Nobody waits for it (the caller's deadline passed before its turn): an answer would only be noise.
-      if (error instanceof DeadlinePassedError) return undefined;
+      if (error instanceof DeadlinePassedError) return void log.debug("deadline passed, not run", routeKey);
       if (error instanceof ServiceBusyError) return frameText(busy(key, error.message));
       if (error instanceof ServiceError) return frameText(failure(key, error.message));
       // Details (driver errors may quote SQL) go to the log only; the client gets a short message.

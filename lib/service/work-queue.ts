@@ -39,11 +39,6 @@ export class WorkQueue {
     this.#costMs = options.initialCostMs;
   }
 
-  /** Jobs running or waiting now. */
-  get size(): number {
-    return this.#running + this.#waiting.length;
-  }
-
   /** Runs `work` in its turn; refuses at once when it could not start in time (see the file's comment). */
   run<T>(work: () => Promise<T>, deadline = Infinity): Promise<T> {
     const { concurrency, maxWaitMs, name } = this.#options;
