@@ -110,6 +110,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     log,
     tcp: options.tcp,
     secret: options.secret,
+    identity: { role: "service", name: options.name },
     packet(packet, connection) {
       if (isPing(packet)) {
         pilcrowPeers.add(connection);
