@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { encodePacket, FrameDecoder, type FrameProblem, frameText } from "../lib/wire/codec.ts";
+import { encodePacket, FrameBudget, FrameDecoder, type FrameProblem, frameText } from "../lib/wire/codec.ts";
 import type { Packet } from "../lib/wire/packet.ts";
 
 const LEAD = 0xc2;
@@ -29,13 +29,13 @@ interface Decoded {
   decoder: FrameDecoder;
 }
 
-function newDecoder(limit?: number): Decoded {
+function newDecoder(limit?: number, budget?: FrameBudget): Decoded {
   const packets: Packet[] = [];
   const problems: FrameProblem[] = [];
   const decoder = new FrameDecoder({
     packet: (packet) => packets.push(packet),
     problem: (problem) => problems.push(problem),
-  }, limit);
+  }, { maxFrameBytes: limit, budget });
   return { packets, problems, decoder };
 }
 
@@ -380,32 +380,30 @@ describe("FrameDecoder: frame size limit", () => {
     for (let cut = 0; cut <= stream.length; cut++) assertClean(decode(cutAt(stream, cut), LIMIT), expected, `${cut}`);
   });
 
-  it("reports a frame over the limit once when it arrives whole, then stops", () => {
+  it("reports a frame over the limit once when it arrives whole, skips it and decodes the frames after it", () => {
     for (const bytes of [LIMIT + 1, LIMIT + 2, 1000]) {
       const first = encodePacket({ first: 1 });
       const result = decode([concat([first, encodePacket(sized(bytes)), after])], LIMIT);
-      assert.deepEqual(result.packets, [{ first: 1 }]);
+      assert.deepEqual(result.packets, [{ first: 1 }, { after: 1 }]);
       assert.deepEqual(result.problems, [{ kind: "frame-too-large", bytes, limit: LIMIT }]);
-      assert.equal(result.decoder.stopped, true);
-      result.decoder.push(after);
+      assert.equal(result.decoder.stopped, false);
       result.decoder.push(concat([after, after]));
-      assert.deepEqual(result.packets, [{ first: 1 }]);
+      assert.deepEqual(result.packets, [{ first: 1 }, { after: 1 }, { after: 1 }, { after: 1 }]);
       assert.equal(result.problems.length, 1);
     }
   });
 
-  it("reports a frame over the limit once while it is still arriving in small chunks, before any ¶", () => {
+  it("reports a frame over the limit once while it is still arriving, before its ¶, then resyncs on its ¶", () => {
     const frame = encodePacket(sized(1000));
     const body = frame.subarray(0, frame.length - 2);
     for (const size of [1, 3, 8, 16]) {
       const result = newDecoder(LIMIT);
       let pushed = 0;
       for (const chunk of fixedChunks(body, size)) {
-        if (result.decoder.stopped) break;
+        if (result.problems.length > 0) break;
         result.decoder.push(chunk);
         pushed += chunk.length;
       }
-      assert.equal(result.decoder.stopped, true, `size ${size}`);
       assert.ok(pushed < body.length, `size ${size}: reported only after ${pushed} bytes`);
       assert.equal(result.problems.length, 1);
       const [problem] = result.problems;
@@ -413,21 +411,116 @@ describe("FrameDecoder: frame size limit", () => {
       assert.equal(problem.limit, LIMIT);
       assert.ok(problem.bytes > LIMIT, `${problem.bytes}`);
       for (const chunk of fixedChunks(concat([frame.subarray(pushed), after, after]), size)) result.decoder.push(chunk);
-      assert.deepEqual(result.packets, []);
+      assert.deepEqual(result.packets, [{ after: 1 }, { after: 1 }], `size ${size}`);
       assert.equal(result.problems.length, 1);
-      assert.equal(result.decoder.stopped, true);
+      assert.equal(result.decoder.stopped, false);
     }
   });
 
-  it("reports a frame one byte over the limit when its ¶ arrives, however it is chunked", () => {
+  it("reports a frame one byte over the limit when its ¶ arrives, and decodes the next, however it is chunked", () => {
     const stream = concat([encodePacket(sized(LIMIT + 1)), after]);
     for (let size = 1; size <= 17; size++) {
       const result = decode(fixedChunks(stream, size), LIMIT);
-      assert.deepEqual(result.packets, [], `size ${size}`);
+      assert.deepEqual(result.packets, [{ after: 1 }], `size ${size}`);
       assert.equal(result.problems.length, 1, `size ${size}`);
       assert.equal(result.problems[0].kind, "frame-too-large");
-      assert.equal(result.decoder.stopped, true);
+      assert.equal(result.decoder.stopped, false);
     }
+  });
+
+  it("finds the end of a skipped frame wherever the stream is cut, even between the two bytes of its ¶", () => {
+    const before = encodePacket({ before: "¶ 한글" });
+    const big = encodePacket(sized(LIMIT * 3));
+    const stream = concat([before, big, after]);
+    const bigEnd = before.length + big.length;
+    const expected = [{ before: "¶ 한글" }, { after: 1 }];
+    const check = (result: Decoded, label: string) => {
+      assert.deepEqual(result.packets, expected, label);
+      assert.equal(result.problems.length, 1, label);
+      assert.equal(result.problems[0].kind, "frame-too-large", label);
+    };
+    for (let cut = 0; cut <= stream.length; cut++) check(decode(cutAt(stream, cut), LIMIT), `cut at ${cut}`);
+    for (const first of [before.length + LIMIT + 5, bigEnd - 30]) {
+      for (let second = first + 1; second <= stream.length; second++) {
+        check(decode(cutAt(stream, first, second), LIMIT), `cuts at ${first}, ${second}`);
+      }
+    }
+    for (let size = 1; size <= 17; size++) check(decode(fixedChunks(stream, size), LIMIT), `size ${size}`);
+    check(decode(randomChunks(stream, 7, 40), LIMIT), "random");
+  });
+
+  it("gives the key of an oversized frame that starts {\"key\":N, however its start is chunked", () => {
+    const answer = (key: unknown) => encodePacket({ key, errorcode: 0, errormessage: "success", s: "x".repeat(200) });
+    for (const size of [1, 2, 5, 200, 1000]) {
+      const result = decode(fixedChunks(concat([answer(42), answer(-7), answer("k"), after]), size), LIMIT);
+      const keys = result.problems.map((problem) => problem.kind === "frame-too-large" ? problem.key : "other");
+      assert.deepEqual(keys, [42, -7, undefined], `size ${size}`);
+      assert.deepEqual(result.packets, [{ after: 1 }]);
+    }
+    const request = encodePacket({ uri: "/goods", key: 5, s: "x".repeat(200) });
+    const [problem] = decode([request], LIMIT).problems;
+    assert.ok(problem.kind === "frame-too-large" && problem.key === undefined, "a key not at the start is not guessed");
+  });
+
+  it("holds none of a skipped frame's bytes, however long it goes on", () => {
+    const budget = new FrameBudget(10 * LIMIT);
+    const result = newDecoder(LIMIT, budget);
+    result.decoder.push(utf8.encode(`{"s":"${"x".repeat(LIMIT / 2)}`));
+    assert.equal(budget.held, LIMIT / 2 + 6);
+    for (let i = 0; i < 100; i++) result.decoder.push(utf8.encode("x".repeat(LIMIT)));
+    assert.equal(budget.held, 0);
+    assert.equal(result.problems.length, 1);
+    result.decoder.push(concat([utf8.encode(`"}¶`), after]));
+    assert.deepEqual(result.packets, [{ after: 1 }]);
+  });
+});
+
+describe("FrameDecoder: shared budget and unfinished frames", () => {
+  const LIMIT = 100;
+  const unfinished = (bytes: number) => utf8.encode(`{"s":"${"x".repeat(bytes - 6)}`);
+
+  it("stops the decoder that would take the budget over its limit; the others go on", () => {
+    const budget = new FrameBudget(150);
+    const first = newDecoder(LIMIT, budget);
+    const second = newDecoder(LIMIT, budget);
+    first.decoder.push(unfinished(90));
+    assert.equal(budget.held, 90);
+    second.decoder.push(unfinished(70));
+    assert.deepEqual(second.problems, [{ kind: "over-budget", limit: 150 }]);
+    assert.equal(second.decoder.stopped, true);
+    assert.equal(budget.held, 90, "the stopped decoder holds nothing");
+    second.decoder.push(encodePacket({ late: 1 }));
+    assert.deepEqual(second.packets, []);
+
+    first.decoder.push(utf8.encode(`"}¶`));
+    assert.equal(first.packets.length, 1);
+    assert.equal(budget.held, 0, "a finished frame gives its bytes back");
+    const third = newDecoder(LIMIT, budget);
+    third.decoder.push(unfinished(90));
+    third.decoder.stop();
+    assert.equal(budget.held, 0, "stop gives back what was held");
+  });
+
+  it("says since when the frame in progress has been unfinished, and forgets it once the frame ends", async () => {
+    const { decoder } = newDecoder(LIMIT);
+    assert.equal(decoder.unfinishedSince, undefined);
+    decoder.push(encodePacket({ whole: 1 }));
+    assert.equal(decoder.unfinishedSince, undefined, "a frame that ends in its chunk is never unfinished");
+    const before = Date.now();
+    decoder.push(utf8.encode(`{"a":`));
+    const since = decoder.unfinishedSince!;
+    assert.ok(since >= before && since <= Date.now());
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    decoder.push(utf8.encode(`"12`));
+    assert.equal(decoder.unfinishedSince, since, "the same frame keeps its start");
+    decoder.push(utf8.encode(`3"}¶{"b":`));
+    assert.ok(decoder.unfinishedSince! >= since + 25, "the next frame starts its own clock");
+    decoder.push(utf8.encode(`1}¶`));
+    assert.equal(decoder.unfinishedSince, undefined);
+    decoder.push(utf8.encode(`{"s":"${"x".repeat(LIMIT * 2)}`));
+    assert.notEqual(decoder.unfinishedSince, undefined, "a frame being skipped is unfinished too");
+    decoder.push(utf8.encode(`x"}¶`));
+    assert.equal(decoder.unfinishedSince, undefined);
   });
 });
 

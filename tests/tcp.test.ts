@@ -11,8 +11,8 @@ import { tcpImplementation } from "../lib/runtime/mod.ts";
 import type { TcpHandlers, TcpImplementation, TcpListener, TcpSocket } from "../lib/runtime/types.ts";
 import { PacketClient } from "../lib/tcp/client.ts";
 import { type ConnectionEvents, PacketConnection } from "../lib/tcp/connection.ts";
-import { ConnectionLostError, NotConnectedError, RequestTimeoutError } from "../lib/tcp/errors.ts";
-import { listenPackets, type PacketServer } from "../lib/tcp/server.ts";
+import { AnswerTooLargeError, ConnectionLostError, NotConnectedError, RequestTimeoutError } from "../lib/tcp/errors.ts";
+import { listenPackets, type PacketServer, type PacketServerOptions } from "../lib/tcp/server.ts";
 import { FrameDecoder, type FrameProblem } from "../lib/wire/codec.ts";
 import type { Packet } from "../lib/wire/packet.ts";
 
@@ -186,8 +186,8 @@ function countingWrites(socket: TcpSocket): { socket: TcpSocket; writes: () => n
   return { socket: counted, writes: () => writes };
 }
 
-/** Answers `{key, ok: true}` to every packet but those sent to `/silent`. */
-async function echoServer(tcp: TcpImplementation, port = 0) {
+/** Answers `{key, ok: true}` to every packet but those sent to `/silent`; to `/big`, with an answer over 1 MiB. */
+async function echoServer(tcp: TcpImplementation, port = 0, options: Partial<PacketServerOptions> = {}) {
   const seen = { packets: 0 };
   const server = await listenPackets({
     hostname: HOST,
@@ -196,11 +196,32 @@ async function echoServer(tcp: TcpImplementation, port = 0) {
     tcp,
     packet(packet, connection) {
       seen.packets++;
-      if (packet.uri !== "/silent") connection.send({ key: packet.key, ok: true });
+      if (packet.uri === "/big") connection.send({ key: packet.key, ok: true, big: "x".repeat(1.2 * MiB) });
+      else if (packet.uri !== "/silent") connection.send({ key: packet.key, ok: true });
     },
+    ...options,
   });
   return { server, seen };
 }
+
+/** A logger that keeps its warnings (event and details) and writes nothing. */
+function recordingLog() {
+  const warnings: string[] = [];
+  const log = {
+    ...quiet,
+    warn: (event: string, ...details: unknown[]) => void warnings.push(`${event} ${JSON.stringify(details)}`),
+  };
+  return { log, warnings };
+}
+
+/** The packets in everything a raw socket received. */
+function packetsReceived(recorder: Recorder): Packet[] {
+  const packets: Packet[] = [];
+  new FrameDecoder({ packet: (packet) => void packets.push(packet), problem() {} }).push(recorder.received());
+  return packets;
+}
+
+const frameOf = (packet: Packet) => utf8.encode(JSON.stringify(packet) + "¶");
 
 /** PacketServer.close must resolve and close the connections still open (it once hung on node:net). */
 async function closeServer(server: PacketServer): Promise<void> {
@@ -427,6 +448,155 @@ for (const tcp of implementations) {
         }));
     });
 
+    describe("PacketServer: what a peer can make it hold", () => {
+      it("skips a frame over the limit between two normal ones: both are answered and the connection stays", () =>
+        withCleanup(async (cleanup) => {
+          const { server, seen } = await echoServer(tcp);
+          cleanup.add(() => closeServer(server));
+          const client = await rawClient(tcp, server.address.port, cleanup);
+          const oversize = frameOf({ uri: "/echo", key: 2, params: { s: "x".repeat(1.5 * MiB) } });
+          client.socket!.write(frameOf({ uri: "/echo", key: 1 }));
+          client.socket!.write(oversize);
+          client.socket!.write(frameOf({ uri: "/echo", key: 3 }));
+          await waitUntil(() => packetsReceived(client).length >= 2, "two answers");
+          await delay(100);
+          assert.deepEqual(packetsReceived(client).map((packet) => packet.key), [1, 3]);
+          assert.equal(seen.packets, 2);
+          assert.equal(client.closed, false, "the connection stays open");
+          assert.equal(server.connections.size, 1);
+          client.socket!.write(frameOf({ uri: "/echo", key: 4 }));
+          await waitUntil(() => packetsReceived(client).length >= 3, "the answer after");
+        }));
+
+      it("closes connections beyond maxConnections at once, with one warning", () =>
+        withCleanup(async (cleanup) => {
+          const { log, warnings } = recordingLog();
+          const { server } = await echoServer(tcp, 0, { maxConnections: 3, log });
+          cleanup.add(() => closeServer(server));
+          const clients: Recorder[] = [];
+          for (let i = 0; i < 6; i++) clients.push(await rawClient(tcp, server.address.port, cleanup));
+          await waitUntil(() => clients.filter((client) => client.closed).length >= 3, "three to be closed");
+          await delay(200);
+          assert.deepEqual(clients.map((client) => client.closed), [false, false, false, true, true, true]);
+          assert.equal(server.connections.size, 3);
+          assert.equal(
+            warnings.filter((line) => line.startsWith("connection limit reached")).length,
+            1,
+            warnings.join("\n"),
+          );
+          clients[0].socket!.destroy();
+          await waitUntil(() => server.connections.size === 2, "the server to see one go");
+          const next = await rawClient(tcp, server.address.port, cleanup);
+          next.socket!.write(frameOf({ uri: "/echo", key: 7 }));
+          await waitUntil(() => packetsReceived(next).length === 1, "a connection under the cap to be served");
+        }));
+
+      it("closes the connection that would take unfinished frames over the server's budget", () =>
+        withCleanup(async (cleanup) => {
+          const { server } = await echoServer(tcp, 0, { maxUnfinishedBytes: MiB });
+          cleanup.add(() => closeServer(server));
+          const part = utf8.encode(`{"uri":"/echo","key":9,"params":{"s":"${"x".repeat(400_000)}`);
+          const clients: Recorder[] = [];
+          for (let i = 0; i < 3; i++) {
+            const client = await rawClient(tcp, server.address.port, cleanup);
+            clients.push(client);
+            client.socket!.write(part);
+            await delay(150);
+          }
+          await waitUntil(() => clients[2].closed, "the third to be closed");
+          await delay(200);
+          assert.deepEqual(clients.map((client) => client.closed), [false, false, true]);
+          clients[0].socket!.write(utf8.encode(`"}}¶`));
+          await waitUntil(
+            () => packetsReceived(clients[0]).length === 1,
+            "the first frame to be finished and answered",
+          );
+          const fourth = await rawClient(tcp, server.address.port, cleanup);
+          fourth.socket!.write(part);
+          await delay(300);
+          assert.equal(fourth.closed, false, "a finished frame gave its bytes back to the budget");
+        }));
+
+      it("closes a connection whose frame is not finished within frameDeadlineMs, not one that keeps finishing them", () =>
+        withCleanup(async (cleanup) => {
+          const deadlineMs = 400;
+          const { server, seen } = await echoServer(tcp, 0, { frameDeadlineMs: deadlineMs });
+          cleanup.add(() => closeServer(server));
+          const [stalled, trickling, busy] = [
+            await rawClient(tcp, server.address.port, cleanup),
+            await rawClient(tcp, server.address.port, cleanup),
+            await rawClient(tcp, server.address.port, cleanup),
+          ];
+          const started = performance.now();
+          stalled.socket!.write(utf8.encode(`{"uri":"/echo","key":1,"params":{"s":"`));
+          trickling.socket!.write(utf8.encode(`{"uri":"/echo","key":2,"params":{"s":"`));
+          let key = 100;
+          while (performance.now() - started < 3 * deadlineMs) {
+            if (!trickling.closed) trickling.socket!.write(utf8.encode("x"));
+            // Every frame split over two writes: frames are unfinished all the time, each for a moment.
+            const frame = frameOf({ uri: "/echo", key: key++ });
+            busy.socket!.write(frame.subarray(0, 10));
+            await delay(25);
+            busy.socket!.write(frame.subarray(10));
+          }
+          assert.equal(stalled.closed, true, "the stalled frame's connection is closed");
+          assert.equal(trickling.closed, true, "the trickling frame's connection is closed");
+          assert.equal(busy.closed, false, "the connection that keeps finishing frames stays");
+          await waitUntil(() => packetsReceived(busy).length === key - 100, "every frame of the busy one answered");
+          assert.equal(seen.packets, key - 100);
+        }));
+
+      it("a destroyed connection takes no more frames, even from the chunk being read", () =>
+        withCleanup(async (cleanup) => {
+          let handled = 0;
+          const server = await listenPackets({
+            hostname: HOST,
+            port: 0,
+            log: quiet,
+            tcp,
+            packet(_packet, connection) {
+              handled++;
+              connection.destroy();
+            },
+          });
+          cleanup.add(() => closeServer(server));
+          const client = await rawClient(tcp, server.address.port, cleanup);
+          const frames = Array.from({ length: 1000 }, (_, key) => frameOf({ uri: "/echo", key }));
+          client.socket!.write(utf8.encode(frames.map((frame) => text.decode(frame)).join("")));
+          await waitUntil(() => client.closed, "the server to close");
+          await delay(100);
+          assert.equal(handled, 1);
+        }));
+
+      it("reports a peer that does not read once, however many requests follow in what it sent", () =>
+        withCleanup(async (cleanup) => {
+          const { log, warnings } = recordingLog();
+          const server = await listenPackets({
+            hostname: HOST,
+            port: 0,
+            log,
+            tcp,
+            maxBufferedBytes: 256 * 1024,
+            packet: (packet, connection) => void connection.send({ key: packet.key, s: "x".repeat(10_000) }),
+          });
+          cleanup.add(() => closeServer(server));
+          const client = await rawClient(tcp, server.address.port, cleanup, true);
+          const batch = utf8.encode(
+            Array.from({ length: 2000 }, (_, key) => JSON.stringify({ uri: "/echo", key }) + "¶").join(""),
+          );
+          await waitUntil(() => server.connections.size === 1, "the server to accept");
+          for (let i = 0; i < 10 && server.connections.size > 0; i++) {
+            client.socket!.write(batch);
+            await delay(20);
+          }
+          // Bun does not report the close to a paused socket: the server's side is what counts here.
+          await waitUntil(() => server.connections.size === 0, "the server to drop the peer");
+          await delay(100);
+          const lines = warnings.filter((line) => line.includes("peer-not-reading"));
+          assert.equal(lines.length, 1, `${lines.length} lines`);
+        }));
+    });
+
     describe("PacketClient", () => {
       it("matches 500 concurrent requests on one connection to their own answers", () =>
         withCleanup(async (cleanup) => {
@@ -454,6 +624,30 @@ for (const tcp of implementations) {
           const answer = await client.requestAnswer({ uri: "/echo", key: 42 }, 2000);
           assert.deepEqual(answer.packet, { key: 42, ok: true });
           assert.equal(answer.text, "{\"key\":42,\"ok\":true}");
+        }));
+
+      it("fails at once only the request whose answer is too large; the 49 others succeed on the same connection", () =>
+        withCleanup(async (cleanup) => {
+          const { server } = await echoServer(tcp);
+          cleanup.add(() => closeServer(server));
+          const { client, counts } = openClient(tcp, server.address.port, cleanup);
+          await waitUntil(() => client.connected, "the client to connect");
+
+          const started = performance.now();
+          const results = await Promise.allSettled(
+            Array.from({ length: 50 }, (_, key) => client.request({ uri: key === 25 ? "/big" : "/echo", key }, 10_000)),
+          );
+          const elapsed = performance.now() - started;
+          const failed = results.flatMap((result, key) => result.status === "rejected" ? [[key, result.reason]] : []);
+          assert.equal(failed.length, 1, failed.map(String).join("; "));
+          const [[key, reason]] = failed;
+          assert.equal(key, 25);
+          assert.ok(reason instanceof AnswerTooLargeError, String(reason));
+          assert.ok(elapsed < 3000, `settled after ${Math.round(elapsed)} ms, not at the 10 s timeout`);
+          assert.deepEqual(results[24], { status: "fulfilled", value: { key: 24, ok: true } });
+          assert.equal(client.connected, true);
+          assert.equal(counts.connected, 1, "the connection was never lost");
+          assert.deepEqual(await client.request({ uri: "/echo", key: 99 }, 2000), { key: 99, ok: true });
         }));
 
       it("rejects a request nobody answers with RequestTimeoutError after its timeout", () =>

@@ -6,9 +6,16 @@
 import type { Logger } from "../log.ts";
 import { tcpImplementation } from "../runtime/mod.ts";
 import type { TcpImplementation } from "../runtime/types.ts";
+import type { FrameProblem } from "../wire/codec.ts";
 import type { Packet } from "../wire/packet.ts";
-import { type ConnectionOptions, PacketConnection } from "./connection.ts";
-import { ConnectionLostError, NotConnectedError, RequestTimeoutError, UnsendableError } from "./errors.ts";
+import { type ConnectionOptions, type ConnectionProblem, PacketConnection } from "./connection.ts";
+import {
+  AnswerTooLargeError,
+  ConnectionLostError,
+  NotConnectedError,
+  RequestTimeoutError,
+  UnsendableError,
+} from "./errors.ts";
 import { ClientHandshake, describeIdentity, HANDSHAKE_TIMEOUT_MS, type MeshIdentity } from "./handshake.ts";
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
@@ -179,7 +186,7 @@ export class PacketClient {
             socket,
             {
               packet: (packet, _connection, text) => this.#onPacket(packet, text),
-              problem: (problem) => log.warn("bad frame from", this.endpoint, problem),
+              problem: (problem) => this.#onProblem(problem),
               close: (_connection, error) => this.#onClose(error),
             },
             this.#options,
@@ -245,6 +252,19 @@ export class PacketClient {
     this.#pending.delete(key as number);
     if (this.#pending.size === 0) this.#stopSweeping();
     pending.resolve(packet, text);
+    this.#closeIfRetiredAndIdle();
+  }
+
+  /** An answer too large to take fails its own request at once, when its key could be read; others go on. */
+  #onProblem(problem: FrameProblem | ConnectionProblem): void {
+    this.#options.log.warn("bad frame from", this.endpoint, problem.kind);
+    this.#options.log.debug("bad frame", problem);
+    if (problem.kind !== "frame-too-large" || problem.key === undefined) return;
+    const pending = this.#pending.get(problem.key);
+    if (!pending) return;
+    this.#pending.delete(problem.key);
+    if (this.#pending.size === 0) this.#stopSweeping();
+    pending.reject(new AnswerTooLargeError(this.endpoint, problem.bytes, problem.limit));
     this.#closeIfRetiredAndIdle();
   }
 

@@ -4,18 +4,28 @@
  * when the runtime's buffer is full, answering sides stop reading from that peer until it drains; and
  * a peer that stops reading cannot make us buffer more than `maxBufferedBytes` — it is disconnected.
  */
-import { setImmediate } from "node:timers";
+import { clearTimeout, setImmediate, setTimeout } from "node:timers";
 import type { TcpHandlers, TcpSocket } from "../runtime/types.ts";
-import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, type FrameProblem, frameText, utf8 } from "../wire/codec.ts";
+import { type FrameBudget, FrameDecoder, type FrameProblem, frameText, utf8 } from "../wire/codec.ts";
 import type { Packet } from "../wire/packet.ts";
 
 export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/**
+ * How long a frame may take from its first byte to its `¶`. A frame never finished holds its bytes (up to
+ * the frame limit) and its connection for nothing; a legitimate 1 MiB frame needs milliseconds on a LAN and
+ * 10 s only below 0.8 Mbit/s, so 10 s frees what a stalled or trickling peer holds without cutting real ones.
+ */
+export const DEFAULT_FRAME_DEADLINE_MS = 10_000;
 /** Queued text above which a connection writes at once instead of waiting for the end of the turn. */
 const FLUSH_AT_CHARS = 256 * 1024;
 
 export interface ConnectionOptions {
   maxFrameBytes?: number;
   maxBufferedBytes?: number;
+  /** A frame unfinished this long after its first byte closes the connection (default 10 s). */
+  frameDeadlineMs?: number;
+  /** Shared by the connections of one server: the bytes all their unfinished frames may hold. */
+  frameBudget?: FrameBudget;
   /**
    * Stop reading from the peer while our writes to it are blocked. Right for the side that answers
    * (a peer that does not read its answers gets no more served); wrong for the side that asks, where
@@ -27,13 +37,14 @@ export interface ConnectionOptions {
 export interface ConnectionEvents {
   /** `text` is the frame's JSON text, valid (it was just parsed): a proxy can pass it on without re-encoding. */
   packet(packet: Packet, connection: PacketConnection, text: string): void;
-  /** A frame that was not a packet; after `frame-too-large` the connection is being closed. */
+  /** A frame that was not a packet (it is skipped), or why the connection is being closed. */
   problem(problem: FrameProblem | ConnectionProblem, connection: PacketConnection): void;
   close(connection: PacketConnection, error?: Error): void;
 }
 
 export type ConnectionProblem =
   | { kind: "peer-not-reading"; bufferedBytes: number; limit: number }
+  | { kind: "frame-deadline"; deadlineMs: number }
   | { kind: "handler-failed"; message: string }
   | { kind: "unencodable"; message: string };
 
@@ -47,7 +58,12 @@ export class PacketConnection {
   #outboxChars = 0;
   #flushScheduled = false;
   #blocked = false;
+  /** destroy() was called: nothing more is read, written or reported, though `close` may not have come yet. */
+  #destroyed = false;
   #closed = false;
+  #frameDeadlineMs: number;
+  /** Armed while a frame is unfinished; it re-arms itself rather than being reset for every chunk. */
+  #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   #maxBufferedBytes: number;
   #lastReceivedAt = Date.now();
   #pauseReadsWhenBlocked: boolean;
@@ -59,6 +75,7 @@ export class PacketConnection {
     this.remotePort = socket.remotePort;
     this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     this.#pauseReadsWhenBlocked = options.pauseReadsWhenBlocked ?? false;
+    this.#frameDeadlineMs = options.frameDeadlineMs ?? DEFAULT_FRAME_DEADLINE_MS;
     this.#decoder = new FrameDecoder({
       packet: (packet, text) => {
         // A handler that throws must cost only its own packet, not the rest of the chunk or the process.
@@ -70,9 +87,9 @@ export class PacketConnection {
       },
       problem: (problem) => {
         this.#events.problem(problem, this);
-        if (problem.kind === "frame-too-large") this.destroy();
+        if (problem.kind === "over-budget") this.destroy();
       },
-    }, options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
+    }, { maxFrameBytes: options.maxFrameBytes, budget: options.frameBudget });
   }
 
   /** Returns the runtime handlers that feed a new connection; `ready` receives it before any data. */
@@ -86,8 +103,10 @@ export class PacketConnection {
     ready?.(connection);
     return {
       data(chunk) {
+        if (connection.#destroyed) return;
         connection.#lastReceivedAt = Date.now();
         connection.#decoder.push(chunk);
+        if (connection.#decoder.unfinishedSince !== undefined) connection.#armDeadline();
       },
       drain: () => connection.#drained(),
       close: (error) => connection.#onClose(error),
@@ -118,7 +137,7 @@ export class PacketConnection {
 
   /** Queues an already-encoded frame (to send one notification to many peers without encoding it again). */
   sendFrame(frame: string): boolean {
-    if (this.#closed) return false;
+    if (this.#destroyed || this.#closed) return false;
     this.#outbox.push(frame);
     this.#outboxChars += frame.length;
     if (this.#blocked) {
@@ -136,19 +155,45 @@ export class PacketConnection {
 
   /** Closes after everything queued has been written. */
   end(): void {
-    if (this.#closed) return;
+    if (this.#destroyed || this.#closed) return;
     this.#flush();
     this.#socket.end();
   }
 
+  /** Closes at once; from now on the peer's bytes are ignored (a flood cannot make more work or log lines). */
   destroy(): void {
-    if (this.#closed) return;
+    if (this.#destroyed || this.#closed) return;
+    this.#destroyed = true;
+    this.#release();
     this.#socket.destroy();
+  }
+
+  #armDeadline(): void {
+    if (this.#deadlineTimer !== undefined) return;
+    const since = this.#decoder.unfinishedSince;
+    if (since === undefined) return;
+    this.#deadlineTimer = setTimeout(() => {
+      this.#deadlineTimer = undefined;
+      const started = this.#decoder.unfinishedSince;
+      if (started === undefined) return;
+      if (Date.now() - started < this.#frameDeadlineMs) return this.#armDeadline();
+      this.#events.problem({ kind: "frame-deadline", deadlineMs: this.#frameDeadlineMs }, this);
+      this.destroy();
+    }, Math.max(0, since + this.#frameDeadlineMs - Date.now()));
+  }
+
+  /** Gives back what this connection holds: the decoder's bytes (to the server's budget) and the timer. */
+  #release(): void {
+    this.#decoder.stop();
+    clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = undefined;
+    this.#outbox = [];
+    this.#outboxChars = 0;
   }
 
   #flush(): void {
     this.#flushScheduled = false;
-    if (this.#closed || this.#blocked || this.#outbox.length === 0) return;
+    if (this.#destroyed || this.#closed || this.#blocked || this.#outbox.length === 0) return;
     const text = this.#outbox.length === 1 ? this.#outbox[0] : this.#outbox.join("");
     this.#outbox = [];
     this.#outboxChars = 0;
@@ -167,6 +212,7 @@ export class PacketConnection {
 
   /** UTF-16 length undercounts bytes by at most 3×; the limit is a safety net, not an accounting. */
   #checkOverflow(): void {
+    if (this.#destroyed) return;
     const buffered = this.#socket.bufferedBytes + this.#outboxChars;
     if (buffered <= this.#maxBufferedBytes) return;
     this.#events.problem({ kind: "peer-not-reading", bufferedBytes: buffered, limit: this.#maxBufferedBytes }, this);
@@ -176,7 +222,7 @@ export class PacketConnection {
   #onClose(error?: Error): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#outbox = [];
+    this.#release();
     this.#events.close(this, error);
   }
 }

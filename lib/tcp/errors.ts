@@ -27,3 +27,11 @@ export class UnsendableError extends Error {
     super(`the request could not be sent to ${endpoint}`);
   }
 }
+
+/** The answer was larger than this side accepts: it was skipped, and only its request fails. */
+export class AnswerTooLargeError extends Error {
+  override name = "AnswerTooLargeError";
+  constructor(readonly endpoint: string, readonly bytes: number, readonly limit: number) {
+    super(`the answer from ${endpoint} was over ${limit} bytes (${bytes} or more)`);
+  }
+}

@@ -1,7 +1,12 @@
-/** The answering side of the mesh: accepts connections and hands every decoded packet to one handler. */
+/**
+ * The answering side of the mesh: accepts connections and hands every decoded packet to one handler. What
+ * peers can make it hold is bounded: connections (a cap), bytes of unfinished frames (a budget shared by all
+ * connections) and the time a frame may take (a deadline per connection).
+ */
 import type { Logger } from "../log.ts";
 import { tcpImplementation } from "../runtime/mod.ts";
-import type { ListenAddress, TcpImplementation } from "../runtime/types.ts";
+import type { ListenAddress, TcpHandlers, TcpImplementation, TcpSocket } from "../runtime/types.ts";
+import { DEFAULT_MAX_FRAME_BYTES, FrameBudget } from "../wire/codec.ts";
 import type { Packet } from "../wire/packet.ts";
 import { type ConnectionOptions, PacketConnection } from "./connection.ts";
 import { HANDSHAKE_TIMEOUT_MS, type MeshIdentity, ServerHandshake } from "./handshake.ts";
@@ -17,6 +22,10 @@ export interface PacketServerOptions extends ConnectionOptions {
    * the bound port; give it when peers dial another one (a published port mapping).
    */
   identity?: Omit<MeshIdentity, "port"> & { port?: number };
+  /** Open connections at most; more are closed at once (default 1024). */
+  maxConnections?: number;
+  /** Bytes that all connections' unfinished frames may hold together (default 32 MiB). */
+  maxUnfinishedBytes?: number;
   packet(packet: Packet, connection: PacketConnection): void;
   /** A peer is connected (and, with a secret, authenticated). */
   connected?(connection: PacketConnection): void;
@@ -34,6 +43,19 @@ export interface PacketServer {
   close(): Promise<void>;
 }
 
+/**
+ * A mesh port has a few peers that matter (a distributor one per node, a service one per gateway): 1024 is
+ * far above that, and keeps what idle sockets cost (a few KiB to 64 KiB each, by runtime) under ~64 MiB.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 1024;
+/**
+ * Room for 32 peers to be halfway through a 1 MiB frame at the same moment, which legitimate traffic (small
+ * requests, the odd big answer) never comes near; without it, 1,000 peers sending 1 MB each took 1.1 GB.
+ */
+export const DEFAULT_MAX_UNFINISHED_BYTES = 32 * DEFAULT_MAX_FRAME_BYTES;
+/** At most one "connection limit reached" line per this many ms, with the count refused meanwhile. */
+const REFUSAL_LOG_MS = 1000;
+
 export async function listenPackets(options: PacketServerOptions): Promise<PacketServer> {
   const { log, secret } = options;
   if (secret && !options.identity) throw new Error("a packet server with a secret needs its mesh identity");
@@ -43,6 +65,27 @@ export async function listenPackets(options: PacketServerOptions): Promise<Packe
   /** Connections still in the handshake, with what checks it and the timer that ends it. */
   const pending = new Map<PacketConnection, { handshake: ServerHandshake; timer: ReturnType<typeof setTimeout> }>();
   const tcp = options.tcp ?? tcpImplementation();
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const connectionOptions: ConnectionOptions = {
+    pauseReadsWhenBlocked: true,
+    ...options,
+    frameBudget: new FrameBudget(options.maxUnfinishedBytes ?? DEFAULT_MAX_UNFINISHED_BYTES),
+  };
+  let refused = 0;
+  let refusalLoggedAt = 0;
+
+  /** Over the cap: closed before it is read (after `open` returns: some runtimes report a close at once). */
+  function refuse(socket: TcpSocket): TcpHandlers {
+    refused++;
+    const now = Date.now();
+    if (now - refusalLoggedAt >= REFUSAL_LOG_MS) {
+      log.warn("connection limit reached; refusing connections", { limit: maxConnections, refused });
+      refusalLoggedAt = now;
+      refused = 0;
+    }
+    queueMicrotask(() => socket.destroy());
+    return { data() {}, drain() {}, close() {} };
+  }
 
   function opened(connection: PacketConnection): void {
     connections.add(connection);
@@ -85,7 +128,7 @@ export async function listenPackets(options: PacketServerOptions): Promise<Packe
   const listener = await tcp.listen(
     { hostname: options.hostname, port: options.port },
     (socket) =>
-      PacketConnection.handlers(
+      connections.size >= maxConnections ? refuse(socket) : PacketConnection.handlers(
         socket,
         {
           packet: received,
@@ -95,7 +138,7 @@ export async function listenPackets(options: PacketServerOptions): Promise<Packe
           },
           close: closed,
         },
-        { pauseReadsWhenBlocked: true, ...options },
+        connectionOptions,
         opened,
       ),
   );
