@@ -2,15 +2,27 @@
  * The Distributor (SPEC §3): the registry of nodes, keyed by connection. Every registration and every
  * disconnect of a registered node sends the whole list, in registration order, to every registered node;
  * a new connection gets the current list at once.
+ *
+ * Without a secret anyone may register, so no registration may disturb the nodes already listed: each is
+ * bounded in size, the list never grows past what a node accepts, a claim on a listed address waits until its
+ * holder is proven gone, and a burst of registrations makes one notification, not one per registration.
  */
-import { clearInterval, setInterval } from "node:timers";
+import { clearInterval, setImmediate, setInterval, setTimeout } from "node:timers";
 import type { Logger } from "./log.ts";
+import { tcpImplementation } from "./runtime/mod.ts";
 import type { TcpImplementation } from "./runtime/types.ts";
 import type { PacketConnection } from "./tcp/connection.ts";
 import { listenPackets, type PacketServer } from "./tcp/server.ts";
-import { frameText } from "./wire/codec.ts";
+import { DEFAULT_MAX_FRAME_BYTES, frameText } from "./wire/codec.ts";
 import { DEFAULT_HEARTBEAT_MS, isPing, MISSED_BEATS, ping, pong, PONG_URI } from "./wire/heartbeat.ts";
-import { parseNodeInfo } from "./wire/node-info.ts";
+import {
+  addressOf,
+  checkNodeInfo,
+  entryBytes,
+  MAX_REGISTRATION_BYTES,
+  notificationBytes,
+  reachableHost,
+} from "./wire/node-info.ts";
 import { DISTRIBUTES, type NodeInfo, type Packet } from "./wire/packet.ts";
 
 export interface DistributorOptions {
@@ -18,8 +30,13 @@ export interface DistributorOptions {
   port: number;
   log: Logger;
   maxFrameBytes?: number;
-  /** Ping interval for Pilcrow nodes (default 2000 ms; 0: off); a node quiet for 3 intervals is dropped. */
+  /**
+   * Ping interval for Pilcrow nodes (default 2000 ms; 0: off); a node quiet for 3 intervals is dropped. Book
+   * nodes, which cannot be pinged, have their port tried as often, and are dropped after 3 refusals in a row.
+   */
   heartbeatMs?: number;
+  /** The largest notification the nodes accept (default: the 1 MiB frame limit every Pilcrow node reads with). */
+  maxNotificationBytes?: number;
   /** The mesh secret: only nodes that prove they know it are heard, listed and told the list. */
   secret?: string;
   tcp?: TcpImplementation;
@@ -32,38 +49,147 @@ export interface Distributor {
   close(): Promise<void>;
 }
 
+interface Registration {
+  node: NodeInfo;
+  /** Its entry's size in a notification. */
+  bytes: number;
+  /** Port checks of a book node refused in a row. */
+  refusals: number;
+  checking: boolean;
+}
+
 export async function startDistributor(options: DistributorOptions): Promise<Distributor> {
   const { log } = options;
-  const registry = new Map<PacketConnection, NodeInfo>();
+  const tcp = options.tcp ?? tcpImplementation();
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const maxNotificationBytes = options.maxNotificationBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const registry = new Map<PacketConnection, Registration>();
+  /** Registrations of an address another connection holds, listed once that one is gone; oldest first. */
+  const claims = new Map<PacketConnection, Registration>();
+  /** Holders asked whether they are still there, because a claim on their address came. */
+  const probing = new Set<PacketConnection>();
 
-  const notification = () => frameText({ uri: DISTRIBUTES, method: "GET", key: 0, params: [...registry.values()] });
+  /** The current list's frame, made once per change (and sent to every new connection as it is). */
+  let frame: string | undefined;
+  const notification = () =>
+    frame ??= frameText({
+      uri: DISTRIBUTES,
+      method: "GET",
+      key: 0,
+      params: [...registry.values()].map(({ node }) => node),
+    });
+
+  /**
+   * One notification per event-loop turn at most, however many registrations the turn brought; and when lists
+   * are big and change often, spaced so that no node reads more than NODE_LIST_RATE of them a second, nor the
+   * distributor writes more than ALL_LISTS_RATE: a burst becomes a few lists, each the latest.
+   */
+  let broadcastScheduled = false;
+  let nextBroadcastAt = 0;
+  function changed(): void {
+    frame = undefined;
+    if (broadcastScheduled) return;
+    broadcastScheduled = true;
+    const waitMs = nextBroadcastAt - Date.now();
+    if (waitMs > 0) setTimeout(broadcast, waitMs).unref();
+    else setImmediate(broadcast);
+  }
 
   function broadcast(): void {
-    const frame = notification();
-    for (const connection of registry.keys()) connection.sendFrame(frame);
+    broadcastScheduled = false;
+    const current = notification();
+    for (const connection of registry.keys()) connection.sendFrame(current);
+    const size = current.length; // characters: near enough to bytes for pacing
+    const spacingMs = 1000 * Math.max(size / NODE_LIST_RATE, (size * registry.size) / ALL_LISTS_RATE);
+    nextBroadcastAt = Date.now() + spacingMs;
   }
 
   function register(packet: Packet, connection: PacketConnection): void {
-    const node = parseNodeInfo(packet.params);
-    if (!node) {
-      log.warn("invalid registration from", connection.remoteAddress, connection.remotePort, packet.params);
-      return;
+    const where = [connection.remoteAddress, connection.remotePort] as const;
+    const checked = checkNodeInfo(packet.params);
+    if ("problem" in checked) return log.warn("invalid registration from", ...where, checked.problem);
+    const node = { ...checked.node, host: checked.node.host ?? connection.remoteAddress };
+    const bytes = entryBytes(node);
+    if (bytes > MAX_REGISTRATION_BYTES) {
+      return log.warn("registration too large from", ...where, `${bytes} bytes`, `limit ${MAX_REGISTRATION_BYTES}`);
     }
-    const host = node.host ?? connection.remoteAddress;
-    // Two live nodes cannot listen on one address: an older registration of it is a connection that
-    // outlived its node (which reconnected after a freeze or a cut): drop it now rather than list both.
-    for (const [other, info] of registry) {
-      if (other === connection || info.host !== host || info.port !== node.port) continue;
-      log.warn("replaces a stale registration", host, node.port, other.remoteAddress, other.remotePort);
-      registry.delete(other);
-      other.destroy();
+    // The packet as it will be listed: unknown fields, which could be of any size, are not part of it.
+    log.info("onRead", ...where, { uri: DISTRIBUTES, method: "POST", key: clip(packet.key), params: node });
+    const registration: Registration = { node, bytes, refusals: 0, checking: false };
+    claims.delete(connection);
+    const holder = holderOf(node, connection);
+    if (!holder) return list(connection, registration);
+    // Two live nodes cannot listen on one address: either the holder is a connection that outlived its node
+    // (which reconnected after a freeze or a cut), or the claim is false. Only a holder proven gone loses it.
+    unlist(connection);
+    claims.set(connection, registration);
+    log.warn("claims a listed address; waiting for its holder to go", ...where, addressOf(node));
+    probe(holder);
+  }
+
+  function holderOf(node: NodeInfo, claimant: PacketConnection): PacketConnection | undefined {
+    const address = addressOf(node);
+    for (const [connection, { node: listed }] of registry) {
+      if (connection !== claimant && addressOf(listed) === address) return connection;
+    }
+    return undefined;
+  }
+
+  function list(connection: PacketConnection, registration: Registration): void {
+    const sizes = [...registry].filter(([other]) => other !== connection).map(([, { bytes }]) => bytes);
+    const listBytes = notificationBytes([...sizes, registration.bytes]);
+    if (listBytes > maxNotificationBytes) {
+      // Listing it would make every node refuse the list; closed, it retries as nodes do, and gets in once
+      // there is room.
+      log.warn("node list full; registration refused", connection.remoteAddress, connection.remotePort, {
+        listBytes,
+        limit: maxNotificationBytes,
+      });
+      return connection.destroy();
     }
     // Map.set on a connection already present keeps its place: re-registering does not reorder the list.
-    registry.set(connection, { ...node, host });
-    broadcast();
+    registry.set(connection, registration);
+    changed();
     // A first ping at once tells a Pilcrow node the interval to expect, before it ever goes quiet.
-    if (node.pilcrow && heartbeatMs > 0) connection.send(ping(0, heartbeatMs));
+    if (registration.node.pilcrow && heartbeatMs > 0) connection.send(ping(0, heartbeatMs));
+  }
+
+  /** Lists the newest claim on each address that no connection holds any more. */
+  function settleClaims(): void {
+    for (const [connection, registration] of [...claims].reverse()) {
+      if (holderOf(registration.node, connection)) continue;
+      claims.delete(connection);
+      list(connection, registration);
+    }
+  }
+
+  function unlist(connection: PacketConnection): void {
+    if (!registry.delete(connection)) return;
+    changed();
+    settleClaims();
+  }
+
+  /**
+   * Asks a Pilcrow holder whether it is still there; one that sends nothing within a heartbeat is dropped. A
+   * book node's connection cannot be asked: it holds its address while it is open (and its port answers).
+   */
+  function probe(holder: PacketConnection): void {
+    if (!registry.get(holder)?.node.pilcrow || probing.has(holder)) return;
+    probing.add(holder);
+    const askedAt = Date.now();
+    holder.send(ping(0, heartbeatMs));
+    setTimeout(() => {
+      probing.delete(holder);
+      if (!registry.has(holder) || holder.lastReceivedAt >= askedAt) return;
+      log.warn(
+        "replaces a stale registration",
+        holder.remoteAddress,
+        holder.remotePort,
+        addressOf(registry.get(holder)!.node),
+      );
+      unlist(holder);
+      holder.destroy();
+    }, heartbeatMs || DEFAULT_HEARTBEAT_MS).unref();
   }
 
   const server = await listenPackets({
@@ -81,29 +207,44 @@ export async function startDistributor(options: DistributorOptions): Promise<Dis
     packet(packet, connection) {
       if (packet.uri === PONG_URI) return;
       if (isPing(packet)) return void connection.send(pong(packet));
-      if (packet.uri === DISTRIBUTES && packet.method === "POST") {
-        log.info("onRead", connection.remoteAddress, connection.remotePort, packet);
-        register(packet, connection);
-      } else {
-        log.warn("ignored packet from", connection.remoteAddress, connection.remotePort, packet.uri, packet.method);
-      }
+      if (packet.uri === DISTRIBUTES && packet.method === "POST") return register(packet, connection);
+      log.warn(
+        "ignored packet from",
+        connection.remoteAddress,
+        connection.remotePort,
+        clip(packet.uri),
+        clip(packet.method),
+      );
     },
     disconnected(connection, error) {
       log.info("onClose", connection.remoteAddress, connection.remotePort, ...(error ? [error.message] : []));
-      if (registry.delete(connection)) broadcast();
+      claims.delete(connection);
+      unlist(connection);
     },
   });
 
   const heartbeat = heartbeatMs > 0 ? setInterval(beat, heartbeatMs).unref() : undefined;
 
-  /** Pings the quiet Pilcrow nodes; drops those quiet for too long (their socket may never close by itself). */
+  /**
+   * Pings the quiet Pilcrow nodes, and drops those quiet for too long (their socket may never close by itself);
+   * tries the port of each book node, and drops one whose port refused too many times in a row.
+   */
   function beat(): void {
     const now = Date.now();
-    for (const [connection, node] of registry) {
-      if (!node.pilcrow) continue;
+    for (const [connection, registration] of registry) {
+      if (!registration.node.pilcrow) {
+        checkPort(connection, registration);
+        continue;
+      }
       const quietMs = now - connection.lastReceivedAt;
       if (quietMs >= MISSED_BEATS * heartbeatMs) {
-        log.warn("no heartbeat from", connection.remoteAddress, connection.remotePort, node.name, `${quietMs} ms`);
+        log.warn(
+          "no heartbeat from",
+          connection.remoteAddress,
+          connection.remotePort,
+          registration.node.name,
+          `${quietMs} ms`,
+        );
         connection.destroy();
       } else if (quietMs >= heartbeatMs) {
         connection.send(ping(0, heartbeatMs));
@@ -111,12 +252,56 @@ export async function startDistributor(options: DistributorOptions): Promise<Dis
     }
   }
 
+  /**
+   * A book node knows no ping, but it listens on the port it registered: a port that refuses connections is a
+   * node that is gone. Only a node reached at the address it connected from is tried: a host it states itself
+   * may be reachable for other nodes only (behind NAT, on another network), so refusals from here prove nothing.
+   */
+  function checkPort(connection: PacketConnection, registration: Registration): void {
+    const { node } = registration;
+    if (registration.checking || reachableHost(node.host!) !== reachableHost(connection.remoteAddress)) return;
+    registration.checking = true;
+    tcp.connect({ hostname: reachableHost(node.host!), port: node.port, timeoutMs: heartbeatMs }, ignoreData).then(
+      (socket) => {
+        socket.end();
+        registration.refusals = 0;
+      },
+      (error) => {
+        if (++registration.refusals < MISSED_BEATS || registry.get(connection) !== registration) return;
+        log.warn(
+          "port refused; dropping",
+          connection.remoteAddress,
+          connection.remotePort,
+          node.name,
+          addressOf(node),
+          (error as Error).message,
+        );
+        connection.destroy();
+      },
+    ).finally(() => registration.checking = false);
+  }
+
   return {
     server,
-    nodes: () => [...registry.values()],
+    nodes: () => [...registry.values()].map(({ node }) => node),
     close() {
       clearInterval(heartbeat);
       return server.close();
     },
   };
+}
+
+/**
+ * Bytes of lists a second. Reading a 1 MiB list costs a node 1–4 ms (measured on every runtime), so 16 MiB a
+ * second costs it at most a few percent; a list of normal size (100 bytes a node) is never held back.
+ */
+const NODE_LIST_RATE = 16 * 1024 * 1024;
+const ALL_LISTS_RATE = 64 * 1024 * 1024;
+
+const ignoreData = () => ({ data() {}, drain() {}, close() {} });
+
+/** A peer's value, short enough for a log line: a number, or the start of a string; nothing else. */
+function clip(value: unknown): unknown {
+  if (typeof value === "string") return value.length > 100 ? `${value.slice(0, 100)}…` : value;
+  return typeof value === "number" ? value : undefined;
 }

@@ -5,7 +5,8 @@ import { createLogger } from "../lib/log.ts";
 import { joinMesh, type MeshMember } from "../lib/mesh-member.ts";
 import type { NodeInfo } from "../lib/wire/packet.ts";
 import { BookPeer, isListOf, registration } from "./support/book-peer.ts";
-import { eventually, type RunningProcess, startProcess, stopAll } from "./support/processes.ts";
+import { startBookService } from "./support/book-service.ts";
+import { delay, eventually, type RunningProcess, startProcess, stopAll } from "./support/processes.ts";
 
 const quiet = createLogger({ name: "test", level: "error" });
 
@@ -74,14 +75,38 @@ describe("distributor", () => {
     b.close();
   });
 
-  it("drops an older registration of the same address when a node registers again on a new connection", async () => {
+  it("keeps a listed book node against a claim on its address; lists the claimant once that node's connection closes", async () => {
+    const service = await startBookService(() => {});
+    try {
+      const holder = await peer();
+      holder.send(registration("twin", service.port, ["GET/twin"]));
+      await holder.waitFor(isListOf("twin"));
+      const claimant = await peer();
+      claimant.send(registration("twin", service.port, ["GET/claimed"]));
+      await distributor.waitForEvent("claims a listed address; waiting for its holder to go");
+      await delay(500);
+      assert.ok(!holder.isClosed, "a book node's connection, which cannot be pinged, is kept while it is open");
+      assert.equal(holder.packets.filter((packet) => isListOf("twin")(packet)).length, 1, "nothing changed");
+      holder.close();
+      await claimant.waitFor((packet) => isListOf("twin")(packet) && packet.params[0].urls[0] === "GET/claimed");
+      assert.deepEqual(claimant.packets.filter(isListOf("twin", "twin")), [], "never listed twice");
+    } finally {
+      for (const connected of peers) connected.close();
+      await service.close();
+    }
+  });
+
+  it("replaces a Pilcrow registration whose connection outlived its node: no answer to a ping within a heartbeat", async () => {
     const stale = await peer();
-    stale.send(registration("twin", 9401));
+    stale.send({ ...registration("twin", 9401), params: { port: 9401, name: "twin", urls: [], pilcrow: 1 } });
     await stale.waitFor(isListOf("twin"));
     const fresh = await peer();
-    fresh.send(registration("twin", 9401));
-    await fresh.waitFor(isListOf("twin"));
+    fresh.send(registration("twin", 9401, ["GET/fresh"]));
+    const claimedAt = Date.now();
     await stale.closed;
+    const replacedAfter = Date.now() - claimedAt;
+    assert.ok(replacedAfter < 2000 + 1500, `replaced after ${replacedAfter} ms (heartbeat 2000 ms)`);
+    await fresh.waitFor((packet) => isListOf("twin")(packet) && packet.params[0].urls[0] === "GET/fresh");
     assert.deepEqual(fresh.packets.filter(isListOf("twin", "twin")), [], "never listed twice");
     fresh.close();
   });

@@ -13,8 +13,12 @@ export const DEFAULT_HEARTBEAT_MS = 2000;
 /** Quiet intervals after which a peer is taken for gone. */
 export const MISSED_BEATS = 3;
 
-export function ping(key: number, intervalMs: number): Packet & { key: number } {
-  return { uri: PING_URI, method: "GET", key, params: { interval: intervalMs } };
+/**
+ * A ping; with `intervalMs`, the pinged side also learns how often to expect pings (and gives up on a pinging
+ * side quiet for MISSED_BEATS of them). Without it, a one-off question: "are you still there?".
+ */
+export function ping(key: number, intervalMs?: number): Packet & { key: number } {
+  return { uri: PING_URI, method: "GET", key, params: intervalMs ? { interval: intervalMs } : {} };
 }
 
 export function isPing(packet: Packet): boolean {
