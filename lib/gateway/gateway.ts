@@ -40,7 +40,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     log,
     tcp: options.tcp,
     secret: options.secret,
-    notified: (nodes) => pool.update(nodes),
+    notified: (nodes, connectedAt) => pool.update(nodes, connectedAt),
   });
   return {
     address: server.address,

@@ -2,19 +2,26 @@
  * The gateway's view of the mesh: one connection per service instance, and per route the instances that
  * serve it, chosen round robin. Instances come and go one by one as the distributor's list changes; an
  * instance whose connection is down is skipped (and reconnected in the background) until the list drops it.
+ *
+ * Routing never stops while the distributor restarts (SPEC §3): after the gateway connects to it again, every
+ * node is registering again, book nodes on a 3-second timer; for a grace period an instance missing from the
+ * list is kept while its connection is up. One listed with no urls (a node that leaves) goes at once.
  */
-import { clearInterval, setInterval } from "node:timers";
+import { clearInterval, clearTimeout, setInterval, setTimeout } from "node:timers";
 import type { Logger } from "../log.ts";
 import type { TcpImplementation } from "../runtime/types.ts";
 import { PacketClient } from "../tcp/client.ts";
 import { RequestTimeoutError } from "../tcp/errors.ts";
 import { DEFAULT_HEARTBEAT_MS, MISSED_BEATS, ping } from "../wire/heartbeat.ts";
+import { addressOf, reachableHost } from "../wire/node-info.ts";
 import type { NodeInfo } from "../wire/packet.ts";
 
 export interface Instance {
   readonly id: string;
   readonly name: string;
   readonly client: PacketClient;
+  /** What it registered last: its urls are its routes. */
+  node: NodeInfo;
   /** A Pilcrow node: it answers pings, so its liveness is checked, not assumed. */
   readonly pilcrow: boolean;
   /** Connected and, for a Pilcrow node, has answered a ping on this connection: safe to route to. */
@@ -37,8 +44,13 @@ export interface InstancePoolOptions {
   heartbeatMs?: number;
   /** The mesh secret: an instance must prove it knows it before it is sent anything. */
   secret?: string;
+  /** How long after the gateway connects to the distributor an unlisted, connected instance is kept (default 6000 ms). */
+  relistGraceMs?: number;
   tcp?: TcpImplementation;
 }
+
+/** Twice the book's 3-second re-registration timer (Pilcrow nodes retry within 3 s too): room for a slow turn. */
+export const DEFAULT_RELIST_GRACE_MS = 6000;
 
 export class InstancePool {
   #options: InstancePoolOptions;
@@ -52,28 +64,54 @@ export class InstancePool {
   /** Pings use negative keys: the gateway's request keys count up from 0 (SPEC §6) and must not be taken. */
   #nextPingKey = -1;
 
+  /** The last list, applied again when the grace ends. */
+  #listed: NodeInfo[] = [];
+  #graceEndsAt = 0;
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
+
   constructor(options: InstancePoolOptions) {
     this.#options = options;
     this.#heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     if (this.#heartbeatMs > 0) this.#heartbeat = setInterval(() => this.#beat(), this.#heartbeatMs).unref();
   }
 
-  /** Applies a distributor notification: the whole current list of nodes. */
-  update(nodes: NodeInfo[]): void {
+  /**
+   * Applies a distributor notification: the whole current list of nodes, received on a connection to the
+   * distributor made at `connectedAt`.
+   */
+  update(nodes: NodeInfo[], connectedAt = 0): void {
+    this.#listed = nodes;
+    this.#graceEndsAt = connectedAt + (this.#options.relistGraceMs ?? DEFAULT_RELIST_GRACE_MS);
+    this.#apply();
+  }
+
+  #apply(): void {
+    const inGrace = Date.now() < this.#graceEndsAt;
+    const listed = new Set<string>();
     const wanted = new Map<string, NodeInfo>();
-    for (const node of nodes) {
-      if (node.urls.length > 0 && node.host) wanted.set(instanceId(node), node);
+    for (const node of this.#listed) {
+      if (!node.host) continue;
+      listed.add(addressOf(node));
+      if (node.urls.length > 0) wanted.set(addressOf(node), node);
     }
+    let kept = false;
     for (const [id, instance] of this.#instances) {
       if (wanted.has(id)) continue;
+      if (inGrace && !listed.has(id) && instance.client.connected) {
+        wanted.set(id, instance.node);
+        kept = true;
+        continue;
+      }
       this.#instances.delete(id);
       // Requests already sent to it still get their answers: a leaving instance finishes what it has.
       instance.client.retire();
       this.#options.log.info("instance removed", id);
     }
+    if (kept) this.#applyWhenGraceEnds();
     const routes = new Map<string, Instance[]>();
     for (const [id, node] of wanted) {
       const instance = this.#instances.get(id) ?? this.#add(id, node);
+      instance.node = node;
       for (const url of node.urls) {
         this.#knownRoutes.add(url);
         const list = routes.get(url);
@@ -86,6 +124,15 @@ export class InstancePool {
     for (const [url, instances] of routes) {
       this.#routes.set(url, { instances, next: (previous.get(url)?.next ?? 0) % instances.length });
     }
+  }
+
+  /** Drops the instances still unlisted when the grace ends, even if no notification comes by then. */
+  #applyWhenGraceEnds(): void {
+    if (this.#graceTimer) return;
+    this.#graceTimer = setTimeout(() => {
+      this.#graceTimer = undefined;
+      this.#apply();
+    }, Math.max(0, this.#graceEndsAt - Date.now())).unref();
   }
 
   /** The next live instance for the route, round robin, skipping those in `exclude`. */
@@ -128,6 +175,7 @@ export class InstancePool {
 
   close(): void {
     clearInterval(this.#heartbeat);
+    clearTimeout(this.#graceTimer);
     for (const instance of this.#instances.values()) instance.client.close();
     this.#instances.clear();
     this.#routes.clear();
@@ -155,7 +203,7 @@ export class InstancePool {
       },
       unsolicited: (packet) => log.warn("answer with no request in flight", id, typeof packet.key),
     });
-    const instance: Instance = { id, name: node.name, client, pilcrow, ready: false, pinging: false };
+    const instance: Instance = { id, name: node.name, client, node, pilcrow, ready: false, pinging: false };
     this.#instances.set(id, instance);
     log.info("instance added", id, node.name);
     client.open();
@@ -189,13 +237,4 @@ export class InstancePool {
       },
     ).finally(() => instance.pinging = false);
   }
-}
-
-function instanceId(node: NodeInfo): string {
-  return `${reachableHost(node.host!)}:${node.port}`;
-}
-
-/** `::ffff:127.0.0.1` (how a dual-stack listener sees an IPv4 peer) is reached as `127.0.0.1` on every runtime. */
-function reachableHost(host: string): string {
-  return host.startsWith("::ffff:") && host.includes(".") ? host.slice(7) : host;
 }
