@@ -116,11 +116,6 @@ export class PacketClient {
     return this.#request(packet, timeoutMs, (resolve) => (answer, text) => resolve({ packet: answer, text }));
   }
 
-  /** Like `request`, but gives the answer's JSON text only. */
-  requestText(packet: Packet & { key: number }, timeoutMs: number): Promise<string> {
-    return this.#request(packet, timeoutMs, (resolve) => (_answer, text) => resolve(text));
-  }
-
   #request<T>(
     packet: Packet & { key: number },
     timeoutMs: number,
