@@ -1,12 +1,22 @@
 /**
  * The command-line contract shared by every entry point: the port as the first plain argument (as in the
  * book) or `--port`, `--host`, `--distributor HOST:PORT` (or PILCROW_DISTRIBUTOR), `--log human|json`
- * (or PILCROW_LOG) and `--log-level` (or PILCROW_LOG_LEVEL). Parsed with node:util parseArgs.
+ * (or PILCROW_LOG), `--log-level` (or PILCROW_LOG_LEVEL), `--heartbeat MS`, `--secret-file PATH` (or
+ * PILCROW_SECRET) and `--tls-cert PATH --tls-key PATH --tls-ca PATH` (or PILCROW_TLS_CERT, _KEY, _CA).
+ * Parsed with node:util parseArgs.
  */
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { type LogFormat, type LogLevel, parseLogFormat, parseLogLevel } from "./log.ts";
-import { commandLineArguments, environment } from "./runtime/mod.ts";
+import { createLogger, type LogFormat, type LogLevel, parseLogFormat, parseLogLevel } from "./log.ts";
+import {
+  commandLineArguments,
+  environment,
+  type TcpImplementation,
+  tcpImplementation,
+  type TlsCredentials,
+  tlsImplementation,
+} from "./runtime/mod.ts";
 
 export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_DISTRIBUTOR = "127.0.0.1:9000";
@@ -26,6 +36,10 @@ export interface CommonConfig {
   heartbeatMs?: number;
   /** The mesh secret, from `--secret-file PATH` or PILCROW_SECRET; never logged. */
   secret?: string;
+  /** This node's certificate and key and the mesh CA, read at start-up; set, every mesh link is mutual TLS. */
+  tls?: TlsCredentials;
+  /** How this process makes and takes mesh connections: mutual TLS when `tls` is set, plain TCP otherwise. */
+  tcp: TcpImplementation;
   /** Every parsed flag, including those the entry point declared for itself. */
   values: Record<string, string | boolean | undefined>;
 }
@@ -44,12 +58,17 @@ const COMMON_OPTIONS: Options = {
   "log-level": { type: "string" },
   heartbeat: { type: "string" },
   "secret-file": { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "tls-ca": { type: "string" },
 };
 
+/** `processName` names the log lines of the TLS layer (peers it refused). */
 export function parseCommandLine(
   defaultPort: number,
   extraOptions: Options = {},
   args: string[] = commandLineArguments(),
+  processName = "pilcrow",
 ): CommonConfig {
   let parsed;
   try {
@@ -61,15 +80,23 @@ export function parseCommandLine(
   if (positionals.length > 1) throw new UsageError(`unexpected arguments: ${positionals.slice(1).join(" ")}`);
   const portText = (values.port as string | undefined) ?? positionals[0];
   try {
+    const logFormat = parseLogFormat((values.log as string | undefined) ?? environment("PILCROW_LOG"));
+    const logLevel = parseLogLevel((values["log-level"] as string | undefined) ?? environment("PILCROW_LOG_LEVEL"));
+    const tls = readTls(values);
+    const log = createLogger({ name: processName, format: logFormat, level: logLevel });
     return {
       port: portText === undefined ? defaultPort : parsePort(portText, "port"),
       host: (values.host as string | undefined) ?? DEFAULT_HOST,
       distributor: parseEndpoint(
         (values.distributor as string | undefined) ?? environment("PILCROW_DISTRIBUTOR") ?? DEFAULT_DISTRIBUTOR,
       ),
-      logFormat: parseLogFormat((values.log as string | undefined) ?? environment("PILCROW_LOG")),
-      logLevel: parseLogLevel((values["log-level"] as string | undefined) ?? environment("PILCROW_LOG_LEVEL")),
+      logFormat,
+      logLevel,
       secret: readSecret(values["secret-file"] as string | undefined),
+      tls,
+      tcp: tls
+        ? tlsImplementation(tls, (peer, reason) => log.warn("TLS peer refused", peer.address, peer.port, reason))
+        : tcpImplementation(),
       heartbeatMs: optionalDuration(
         (values.heartbeat as string | undefined) ?? environment("PILCROW_HEARTBEAT_MS"),
         "heartbeat",
@@ -138,18 +165,69 @@ function readSecret(file: string | undefined): string | undefined {
   return secret;
 }
 
+type TlsFile = "cert" | "key" | "ca";
+
+/** The three TLS files, from flags or PILCROW_TLS_*: all three or none. */
+function readTls(values: Record<string, unknown>): TlsCredentials | undefined {
+  const path = (which: TlsFile) =>
+    (values[`tls-${which}`] as string | undefined) ?? environment(`PILCROW_TLS_${which.toUpperCase()}`);
+  const paths = { cert: path("cert"), key: path("key"), ca: path("ca") };
+  const given = Object.values(paths).filter((file) => file !== undefined && file !== "").length;
+  if (given === 0) return undefined;
+  if (given < 3) {
+    throw new UsageError("TLS needs all three of --tls-cert, --tls-key and --tls-ca (or PILCROW_TLS_CERT, _KEY, _CA)");
+  }
+  const pem = (which: TlsFile) => {
+    try {
+      return readFileSync(paths[which]!, "utf8");
+    } catch (error) {
+      throw new UsageError(`cannot read the TLS ${which} file ${paths[which]}: ${(error as Error).message}`);
+    }
+  };
+  const credentials = { cert: pem("cert"), key: pem("key"), ca: pem("ca") };
+  checkTls(credentials, paths as Record<TlsFile, string>);
+  return credentials;
+}
+
+/**
+ * Finds at start-up what would otherwise show only as refused connections. The parsers' messages are not
+ * passed on: they could quote the key.
+ */
+function checkTls(credentials: TlsCredentials, paths: Record<TlsFile, string>): void {
+  const parsed = <T>(which: TlsFile, what: string, parse: () => T): T => {
+    try {
+      return parse();
+    } catch {
+      throw new UsageError(`the TLS ${which} file ${paths[which]} does not hold ${what} in PEM form`);
+    }
+  };
+  const certificate = parsed("cert", "a certificate", () => new X509Certificate(credentials.cert));
+  const key = parsed("key", "a private key", () => createPrivateKey(credentials.key));
+  parsed("ca", "a certificate", () => new X509Certificate(credentials.ca));
+  if (!certificate.checkPrivateKey(key)) {
+    throw new UsageError(`the TLS key file ${paths.key} is not the key of the certificate in ${paths.cert}`);
+  }
+  const now = Date.now();
+  if (now < Date.parse(certificate.validFrom) || now > Date.parse(certificate.validTo)) {
+    throw new UsageError(
+      `the TLS certificate in ${paths.cert} is valid only from ${certificate.validFrom} to ${certificate.validTo}`,
+    );
+  }
+}
+
 function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /**
- * A mesh port (the distributor's, a service's) open beyond this machine must be guarded: without a
- * secret anyone who reaches it could register as any service, or call one directly.
+ * A mesh port (the distributor's, a service's) open beyond this machine must be guarded: without a secret
+ * or mutual TLS anyone who reaches it could register as any service, or call one directly.
  */
-export function requireSecretOffLoopback(config: CommonConfig): void {
-  if (isLoopback(config.host) || config.secret) return;
+export function requireGuardOffLoopback(config: CommonConfig): void {
+  if (isLoopback(config.host) || config.secret || config.tls) return;
   throw new UsageError(
-    `refusing to listen on ${config.host} without a mesh secret: anyone who can reach it could join the mesh. `
-      + "Set PILCROW_SECRET (or --secret-file PATH) on every process, or listen on 127.0.0.1",
+    `refusing to listen on ${config.host} without a mesh secret or TLS: anyone who can reach it could join the `
+      + "mesh. Give every process --tls-cert, --tls-key and --tls-ca (mutual TLS, which also encrypts), or "
+      + "PILCROW_SECRET (or --secret-file PATH), or listen on 127.0.0.1",
   );
 }

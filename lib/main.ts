@@ -25,7 +25,7 @@ export async function runMain(
 ): Promise<void> {
   let config: CommonConfig;
   try {
-    config = parseCommandLine(defaultPort, extraOptions);
+    config = parseCommandLine(defaultPort, extraOptions, undefined, name);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`${name}: ${error.message}\n`);

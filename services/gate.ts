@@ -19,6 +19,7 @@ await runMain("gate", 8000, async (config, log) => {
     bodyLimitBytes: bodyLimit === undefined ? undefined : parsePositiveInteger(bodyLimit, "body limit"),
     heartbeatMs: config.heartbeatMs,
     secret: config.secret,
+    tcp: config.tcp,
     status: config.values.status === true || environment("PILCROW_STATUS") === "1",
     corsOrigins: ((config.values.cors as string | undefined) ?? environment("PILCROW_CORS"))?.split(",").map((origin) =>
       origin.trim()

@@ -3,8 +3,8 @@ import type { Endpoint } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { joinMesh } from "../mesh-member.ts";
 import { httpImplementation } from "../runtime/mod.ts";
-import type { ListenAddress, TcpImplementation } from "../runtime/types.ts";
-import { gatewayApp } from "./app.ts";
+import type { HttpServeOptions, ListenAddress, TcpImplementation } from "../runtime/types.ts";
+import { DEFAULT_TIMEOUT_MS, gatewayApp } from "./app.ts";
 import { InstancePool } from "./instances.ts";
 
 export interface GatewayOptions {
@@ -17,6 +17,8 @@ export interface GatewayOptions {
   status?: boolean;
   corsOrigins?: string[];
   heartbeatMs?: number;
+  /** Limits of the HTTP server (idle and request timeouts, open connections); each runtime's defaults otherwise. */
+  http?: Pick<HttpServeOptions, "idleTimeoutMs" | "requestTimeoutMs" | "maxConnections">;
   /** The mesh secret, for the connections to the distributor and to every instance. */
   secret?: string;
   tcp?: TcpImplementation;
@@ -32,7 +34,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { log } = options;
   const pool = new InstancePool({ log, tcp: options.tcp, heartbeatMs: options.heartbeatMs, secret: options.secret });
   const app = gatewayApp({ ...options, pool });
-  const server = await httpImplementation().serve({ hostname: options.hostname, port: options.port, fetch: app.fetch });
+  const server = await httpImplementation().serve({
+    hostname: options.hostname,
+    port: options.port,
+    fetch: app.fetch,
+    ...options.http,
+    longestAnswerMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+  });
   log.info("listen", server.address);
   const member = joinMesh({
     distributor: options.distributor,

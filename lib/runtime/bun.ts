@@ -1,6 +1,7 @@
 /** Bun's own sockets (`Bun.listen`, `Bun.connect`) and server (`Bun.serve`). */
 import {
   ConnectTimeoutError,
+  DEFAULT_HTTP_IDLE_TIMEOUT_MS,
   familyOf,
   type HttpImplementation,
   type HttpServeOptions,
@@ -42,7 +43,13 @@ interface BunApi {
     stop(closeActive?: boolean): void;
   };
   connect(options: { hostname: string; port: number; socket: BunSocketHandler; data: SocketState }): Promise<BunSocket>;
-  serve(options: { hostname: string; port: number; fetch: HttpServeOptions["fetch"]; maxRequestBodySize?: number }): {
+  serve(options: {
+    hostname: string;
+    port: number;
+    fetch: HttpServeOptions["fetch"];
+    /** Seconds a connection may pass without a byte either way, request in progress or not; at most 255. */
+    idleTimeout?: number;
+  }): {
     hostname: string;
     port: number;
     stop(closeActive?: boolean): Promise<void>;
@@ -174,12 +181,28 @@ export const bunTcp: TcpImplementation = {
   },
 };
 
+/**
+ * Bun has one knob for idle connections, stalled requests and slow answers alike: a connection silent this
+ * long is closed, whatever it is doing. So a stalled body is cut once it has been silent that long (one that
+ * trickles is not: only node:http has a deadline for the whole request), and it must outlast the slowest answer.
+ */
+function idleSeconds(options: HttpServeOptions): number {
+  const idleMs = Math.max(options.idleTimeoutMs ?? DEFAULT_HTTP_IDLE_TIMEOUT_MS, (options.longestAnswerMs ?? 0) + 1000);
+  return Math.min(255, Math.ceil(idleMs / 1000));
+}
+
 export const bunHttp: HttpImplementation = {
   name: "Bun.serve",
   serve(options: HttpServeOptions): Promise<HttpServer> {
     const server = listenOrExplain(
       options,
-      () => Bun.serve({ hostname: options.hostname, port: options.port, fetch: options.fetch }),
+      () =>
+        Bun.serve({
+          hostname: options.hostname,
+          port: options.port,
+          fetch: options.fetch,
+          idleTimeout: idleSeconds(options),
+        }),
     );
     return Promise.resolve({
       address: { address: server.hostname, family: familyOf(server.hostname), port: server.port },

@@ -1,18 +1,20 @@
 /**
  * Picks the implementation for the runtime we are on. `PILCROW_TCP=node` forces node:net and
  * `PILCROW_HTTP=node` forces @hono/node-server on Bun and Deno, so both paths can be compared and stay
- * tested; by default each runtime uses its own APIs (see README, "Runtimes").
+ * tested; by default each runtime uses its own APIs (see README, "Runtimes"), except Deno's HTTP server.
  */
 import { bunHttp, bunTcp } from "./bun.ts";
 import { denoHttp, denoTcp } from "./deno.ts";
 import { runtimeName } from "./detect.ts";
-import { nodeHttp, nodeTcp } from "./node.ts";
-import type { HttpImplementation, TcpImplementation } from "./types.ts";
+import { nodeHttp } from "./node-http.ts";
+import { nodeTlsTcp } from "./node-tls.ts";
+import { nodeTcp } from "./node.ts";
+import type { HttpImplementation, TcpImplementation, TlsCredentials, TlsRefused } from "./types.ts";
 
 export type ImplementationChoice = "native" | "node";
 
-function choice(variable: string): ImplementationChoice {
-  const value = process.env[variable] ?? "native";
+function choice(variable: string, unset: ImplementationChoice = "native"): ImplementationChoice {
+  const value = process.env[variable] ?? unset;
   if (value !== "native" && value !== "node") {
     throw new Error(`${variable} must be "native" or "node", not ${JSON.stringify(value)}`);
   }
@@ -24,7 +26,24 @@ export function tcpImplementation(wanted: ImplementationChoice = choice("PILCROW
   return runtimeName === "bun" ? bunTcp : runtimeName === "deno" ? denoTcp : nodeTcp;
 }
 
-export function httpImplementation(wanted: ImplementationChoice = choice("PILCROW_HTTP")): HttpImplementation {
+/**
+ * Mutual TLS over TCP: node:tls on every runtime. Deno.listenTls cannot ask for a client certificate, and
+ * Deno.connectTls and Bun.connect always check the server's host name, where the mesh pins its CA instead
+ * (see node-tls.ts). Bun.listen can verify client certificates, but was no faster than node:tls on Bun
+ * (README, "Runtimes"), so one implementation serves all three.
+ */
+export function tlsImplementation(credentials: TlsCredentials, refused?: TlsRefused): TcpImplementation {
+  return nodeTlsTcp(credentials, refused);
+}
+
+/**
+ * Deno serves HTTP through node:http unless PILCROW_HTTP=native: Deno.serve has no way to close an idle
+ * connection or one whose request never ends (5,000 idle sockets stayed open; stalled bodies took the gateway
+ * to 3.2 GB), and Deno's node:http keeps Node's timeouts, at a measured cost (README, "Runtimes").
+ */
+export function httpImplementation(
+  wanted: ImplementationChoice = choice("PILCROW_HTTP", runtimeName === "deno" ? "node" : "native"),
+): HttpImplementation {
   if (wanted === "node") return nodeHttp;
   return runtimeName === "bun" ? bunHttp : runtimeName === "deno" ? denoHttp : nodeHttp;
 }

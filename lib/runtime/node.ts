@@ -1,13 +1,9 @@
-/** node:net and @hono/node-server: the implementation Node uses, and that Bun and Deno can be forced onto. */
-import { serve } from "@hono/node-server";
+/** node:net: the TCP implementation Node uses, that Bun and Deno can be forced onto, and that node:tls builds on. */
 import type { AddressInfo } from "node:net";
 import { connect as netConnect, createServer, type Server, type Socket } from "node:net";
 import {
   ConnectTimeoutError,
   familyOf,
-  type HttpImplementation,
-  type HttpServeOptions,
-  type HttpServer,
   type ListenAddress,
   type TcpConnectOptions,
   type TcpImplementation,
@@ -36,7 +32,8 @@ function wrap(socket: Socket): TcpSocket {
   };
 }
 
-function attach(socket: Socket, open: TcpOpen): TcpSocket {
+/** Hands a connected socket (a TLSSocket too: it is a Socket) to its `open` callback. */
+export function attach(socket: Socket, open: TcpOpen): TcpSocket {
   socket.setNoDelay(true);
   const wrapped = wrap(socket);
   const handlers = open(wrapped);
@@ -53,57 +50,57 @@ function addressOf(server: Server): ListenAddress {
   return { address: info.address, family: familyOf(info.address), port: info.port };
 }
 
+/** Starts a node:net or node:tls server listening. */
+export function listenWith(server: Server, options: TcpListenOptions): Promise<TcpListener> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.hostname, () => {
+      server.off("error", reject);
+      resolve({
+        address: addressOf(server),
+        // server.close stops accepting at once; its callback would also wait for every open socket to end.
+        close: () => Promise.resolve(void server.close()),
+      });
+    });
+  });
+}
+
+/**
+ * Waits for a socket being connected to be ready (`connect` for node:net, `secureConnect` for node:tls, so
+ * that the timeout covers the TLS handshake too), then hands it to `open` unless `refusal` finds fault with it.
+ */
+export function connectWith(
+  socket: Socket,
+  ready: "connect" | "secureConnect",
+  options: TcpConnectOptions,
+  open: TcpOpen,
+  refusal: () => Error | undefined = () => undefined,
+): Promise<TcpSocket> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new ConnectTimeoutError(options.hostname, options.port, options.timeoutMs));
+    }, options.timeoutMs);
+    socket.once("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    socket.once(ready, () => {
+      clearTimeout(timer);
+      const refused = refusal();
+      if (refused) {
+        socket.destroy();
+        return reject(refused);
+      }
+      socket.removeAllListeners("error");
+      resolve(attach(socket, open));
+    });
+  });
+}
+
 export const nodeTcp: TcpImplementation = {
   name: "node:net",
-  listen(options: TcpListenOptions, open: TcpOpen): Promise<TcpListener> {
-    const server = createServer((socket) => attach(socket, open));
-    return new Promise((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(options.port, options.hostname, () => {
-        server.off("error", reject);
-        const address = addressOf(server);
-        resolve({
-          address,
-          // server.close stops accepting at once; its callback would also wait for every open socket to end.
-          close: () => Promise.resolve(void server.close()),
-        });
-      });
-    });
-  },
-  connect(options: TcpConnectOptions, open: TcpOpen): Promise<TcpSocket> {
-    return new Promise((resolve, reject) => {
-      const socket = netConnect({ host: options.hostname, port: options.port });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new ConnectTimeoutError(options.hostname, options.port, options.timeoutMs));
-      }, options.timeoutMs);
-      socket.once("error", (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      socket.once("connect", () => {
-        clearTimeout(timer);
-        socket.removeAllListeners("error");
-        resolve(attach(socket, open));
-      });
-    });
-  },
-};
-
-export const nodeHttp: HttpImplementation = {
-  name: "@hono/node-server",
-  serve(options: HttpServeOptions): Promise<HttpServer> {
-    return new Promise((resolve, reject) => {
-      const server = serve(
-        { fetch: options.fetch, hostname: options.hostname, port: options.port },
-        (info) => {
-          resolve({
-            address: { address: info.address, family: familyOf(info.address), port: info.port },
-            close: () => new Promise<void>((done) => server.close(() => done())),
-          });
-        },
-      );
-      server.once("error", reject);
-    });
-  },
+  listen: (options, open) => listenWith(createServer((socket) => attach(socket, open)), options),
+  connect: (options, open) =>
+    connectWith(netConnect({ host: options.hostname, port: options.port }), "connect", options, open),
 };

@@ -41,10 +41,17 @@ export function signalProcess(pid: number | undefined, signal: NodeJS.Signals | 
 /**
  * The narrowest Deno permissions Pilcrow's processes run with: the network (listen, connect to the mesh
  * and to MySQL), environment variables (PILCROW_*, MYSQL_URL…), and reading the project directory (the
- * sources and node_modules; the process is started there). The launcher also needs to run its children.
+ * sources and node_modules; the process is started there) and the TLS files PILCROW_TLS_* name, which
+ * usually live elsewhere. The launcher also needs to run its children.
  */
-export const DENO_PERMISSIONS = ["--allow-net", "--allow-env", "--allow-read=."];
+export const DENO_PERMISSIONS = ["--allow-net", "--allow-env", `--allow-read=${[".", ...tlsFiles()].join(",")}`];
 export const DENO_LAUNCHER_PERMISSIONS = [...DENO_PERMISSIONS, "--allow-run"];
+
+function tlsFiles(): string[] {
+  return ["PILCROW_TLS_CERT", "PILCROW_TLS_KEY", "PILCROW_TLS_CA"].map((name) => process.env[name] ?? "").filter(
+    Boolean,
+  );
+}
 
 /**
  * The argv that runs `file` (a .ts entry point) on `runtime`: what the launcher and the tests spawn.

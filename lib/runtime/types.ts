@@ -63,12 +63,46 @@ export interface HttpServeOptions {
   hostname: string;
   port: number;
   fetch(request: Request): Response | Promise<Response>;
+  /** A connection with no request in progress is closed after this long (DEFAULT_HTTP_IDLE_TIMEOUT_MS). */
+  idleTimeoutMs?: number;
+  /**
+   * A request's head and body must have arrived this long after it began (DEFAULT_HTTP_REQUEST_TIMEOUT_MS);
+   * past it the request is answered 408 or its connection closed, and what it sent is let go.
+   */
+  requestTimeoutMs?: number;
+  /** The most connections open at once, where the runtime caps them cheaply (Node); more are closed at once. */
+  maxConnections?: number;
+  /**
+   * The longest `fetch` may take to answer once it has a request. Bun's idle timeout also runs while a request
+   * is being answered, so on Bun it is kept above this.
+   */
+  longestAnswerMs?: number;
 }
+
+/** Node's own keep-alive timeout; Bun's default is 10 s. */
+export const DEFAULT_HTTP_IDLE_TIMEOUT_MS = 5000;
+/** Ample for the gateway's 128 KiB body limit at 13 KB/s; a stalled body costs its memory no longer than this. */
+export const DEFAULT_HTTP_REQUEST_TIMEOUT_MS = 10_000;
+/** Far above what one gateway serves at once, far below the descriptors a flood could take. */
+export const DEFAULT_HTTP_MAX_CONNECTIONS = 10_000;
 
 export interface HttpServer {
   readonly address: ListenAddress;
   close(): Promise<void>;
 }
+
+/** PEM texts: this node's certificate (chain) and private key, and the CA that signs every node of the mesh. */
+export interface TlsCredentials {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+/** A peer the TLS layer turned away (no certificate, or one the mesh CA did not sign, or expired), and why. */
+export type TlsRefused = (peer: { address: string; port: number }, reason: string) => void;
+
+/** A peer that has not finished the TLS handshake by then is disconnected, as one stuck in the mesh handshake is. */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 5000;
 
 export interface TcpImplementation {
   readonly name: string;

@@ -1,5 +1,5 @@
 /** Runs a business service as a process: command line, store, listen, register, clean stop. */
-import { parseDuration, parsePositiveInteger, requireSecretOffLoopback } from "../config.ts";
+import { parseDuration, parsePositiveInteger, requireGuardOffLoopback } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { runMain } from "../main.ts";
 import { environment } from "../runtime/mod.ts";
@@ -18,7 +18,7 @@ export function runService(
   routes: (store: Store, log: Logger) => Record<string, Route>,
 ) {
   return runMain(name, defaultPort, async (config, log) => {
-    requireSecretOffLoopback(config);
+    requireGuardOffLoopback(config);
     const drain = (config.values.drain as string | undefined) ?? environment("PILCROW_DRAIN_MS");
     const drainMs = drain === undefined ? DEFAULT_DRAIN_MS : parseDuration(drain, "drain");
     const maxInFlight = (config.values["max-in-flight"] as string | undefined) ?? environment("PILCROW_MAX_IN_FLIGHT");
@@ -30,6 +30,7 @@ export function runService(
       port: config.port,
       distributor: config.distributor,
       secret: config.secret,
+      tcp: config.tcp,
       log,
       maxInFlight: maxInFlight === undefined ? undefined : parsePositiveInteger(maxInFlight, "max in flight"),
     });
