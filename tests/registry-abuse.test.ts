@@ -172,6 +172,7 @@ describe("registry abuse", () => {
       console.log(`${node.name}: ${lines} lines, ${bytes} bytes logged in ${seconds.toFixed(1)} s of burst`);
       assert.equal(lost, 0, `${node.name} kept its distributor`);
       assert.ok(bytes < 400 * 1024, `${node.name} logged ${bytes} bytes`);
+      assert.ok(lines < 50 * seconds, `${node.name} logged ${lines} lines`);
     });
   });
 
