@@ -105,6 +105,24 @@ describe("gateway HTTP", () => {
     assert.equal(taking.service.received.length, 4, "each POST was done once");
   });
 
+  it("answers 502 at once for an answer too large to pass on, and the other requests on that connection succeed", async () => {
+    await bookInstance("huge", ["GET/huge", "GET/small"], (packet, socket) => {
+      if (packet.uri === "/small") return setTimeout(() => socket.write(answer(packet, { small: true })), 200);
+      socket.write(answer(packet, { blob: "x".repeat(1024 * 1024 + 100) }));
+    });
+    const from = system.gate.entries.length;
+    const started = Date.now();
+    const [small, huge] = await Promise.all([call(system, "GET", "/small"), call(system, "GET", "/huge")]);
+    assert.equal(huge.status, 502, JSON.stringify(huge.body).slice(0, 200));
+    assert.equal(huge.body.errorcode, 1);
+    assert.match(huge.body.errormessage, /too large/);
+    assert.deepEqual([small.status, small.body.small], [200, true], "the request in flight beside it is answered");
+    assert.ok(Date.now() - started < TIMEOUT_MS - 1000, "not after the timeout");
+    assert.equal((await call(system, "GET", "/small")).body.small, true);
+    const lost = system.gate.entries.slice(from).filter((entry) => entry.event === "instance connection lost");
+    assert.deepEqual(lost, [], "the connection to the instance never broke");
+  });
+
   it("answers 503 with Retry-After when no instance of a known route is live", async () => {
     const { service, node } = await bookInstance("gone", ["GET/gone"], (packet, socket) => {
       socket.write(answer(packet));

@@ -11,7 +11,13 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import type { Logger } from "../log.ts";
-import { ConnectionLostError, NotConnectedError, RequestTimeoutError, UnsendableError } from "../tcp/errors.ts";
+import {
+  AnswerTooLargeError,
+  ConnectionLostError,
+  NotConnectedError,
+  RequestTimeoutError,
+  UnsendableError,
+} from "../tcp/errors.ts";
 import type { Packet } from "../wire/packet.ts";
 import { type Instance, type InstancePool, NO_LIVE_INSTANCE, UNKNOWN_ROUTE } from "./instances.ts";
 import { BadRequest, readParams } from "./params.ts";
@@ -163,6 +169,11 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
         if (error instanceof RequestTimeoutError) {
           log.warn("timeout", c.get("requestId"), route, instance.id, `${timeoutMs} ms`);
           return problem(c, 504, `the service did not answer ${shown} within ${timeoutMs} ms`);
+        }
+        if (error instanceof AnswerTooLargeError) {
+          // Not retried: another instance would most likely answer the same.
+          log.warn("answer too large", c.get("requestId"), route, instance.id, error.message);
+          return problem(c, 502, `the service's answer to ${shown} was too large to pass on`);
         }
         if (
           !(error instanceof ConnectionLostError || error instanceof NotConnectedError
