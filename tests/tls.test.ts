@@ -10,7 +10,7 @@ import { connect as netConnect, createServer, type Server, type Socket } from "n
 import { after, before, describe, it } from "node:test";
 import { connect as tlsConnect } from "node:tls";
 import { DENO_PERMISSIONS, tlsImplementation } from "../lib/runtime/mod.ts";
-import type { TcpSocket, TlsCredentials } from "../lib/runtime/types.ts";
+import { type TcpSocket, TLS_HANDSHAKE_TIMEOUT_MS, type TlsCredentials } from "../lib/runtime/types.ts";
 import { type CertificateFiles, makeTestPki, type TestPki } from "./support/certificates.ts";
 import { delay, eventually, type RunningProcess, startProcess, stopAll } from "./support/processes.ts";
 import { call, startSystem, type System, waitForInstances } from "./support/system.ts";
@@ -231,6 +231,42 @@ describe("mesh TLS", () => {
         await system.distributor.waitFor((entry) => entry.event === "TLS peer refused");
         await system.services.get("goods")!.waitFor((entry) => entry.event === "TLS peer refused");
       });
+
+      if (!mode.secret) {
+        it("closes connections that never finish their TLS handshake, on every mesh port", async () => {
+          const ports = [system.distributor.port, system.services.get("goods")!.port];
+          // Nothing at all, or a handshake record announcing 16 KB and sending most of it.
+          const stalls = [[], [Buffer.from([0x16, 0x03, 0x01, 0x40, 0x00]), Buffer.alloc(16_000, 1)]];
+          const closedAt: number[] = [];
+          const sockets: Socket[] = [];
+          const started = Date.now();
+          for (const port of ports) {
+            for (const stall of stalls) {
+              for (let i = 0; i < 25; i++) {
+                const socket = netConnect({ host: "127.0.0.1", port });
+                socket.on("error", () => {});
+                socket.on("data", () => {});
+                socket.on("close", () => closedAt.push(Date.now() - started));
+                for (const bytes of stall) socket.write(bytes);
+                sockets.push(socket);
+              }
+            }
+          }
+          try {
+            const limitMs = TLS_HANDSHAKE_TIMEOUT_MS + 4000;
+            await eventually(
+              () => closedAt.length === sockets.length || undefined,
+              limitMs,
+              "the stalled handshakes to close",
+            )
+              .catch(() => {});
+            assert.equal(closedAt.length, sockets.length, `closed within ${limitMs} ms`);
+            assert.ok(Math.min(...closedAt) >= TLS_HANDSHAKE_TIMEOUT_MS - 500, "not before the handshake timeout");
+          } finally {
+            for (const socket of sockets) socket.destroy();
+          }
+        });
+      }
 
       it("never lists or routes to a node with another CA's certificate, or with none", async () => {
         const distributorArgs = ["0", "--distributor", `127.0.0.1:${system.distributor.port}`];

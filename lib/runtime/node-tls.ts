@@ -34,7 +34,11 @@ export function nodeTlsTcp(credentials: TlsCredentials, refused: TlsRefused = ()
           attach(socket, open);
         },
       );
-      server.on("tlsClientError", (error, socket) => refused(peerOf(socket), error.message));
+      server.on("tlsClientError", (error, socket) => {
+        refused(peerOf(socket), error.message);
+        // With a listener for this event the socket is left open (a handshake that timed out, too): close it.
+        socket.destroy();
+      });
       return listenWith(server, options);
     },
     connect(options, open) {
