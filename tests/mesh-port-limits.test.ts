@@ -116,7 +116,7 @@ describe("mesh port limits", () => {
           socket.write(frame);
         });
         const opened = Date.now() - started;
-        const giveUpAt = Date.now() + DEFAULT_FRAME_DEADLINE_MS + 5000;
+        const giveUpAt = Date.now() + DEFAULT_FRAME_DEADLINE_MS + 8000;
         while (closedAfter.length < PEERS && Date.now() < giveUpAt) await delay(50);
         const peakGrowth = watch.stop() - before;
         const served = await steady.stop();
@@ -128,7 +128,8 @@ describe("mesh port limits", () => {
         );
         assert.equal(closedAfter.length, PEERS, "connections closed by the server");
         assert.ok(peakGrowth < RSS_GROWTH_BOUND_KIB, `peak RSS growth ${Math.round(peakGrowth / 1024)} MiB`);
-        assert.ok(lastClosedMs <= opened + DEFAULT_FRAME_DEADLINE_MS + 3000, `last closed after ${lastClosedMs} ms`);
+        // The deadline runs from the first byte the server read, which a loaded server reads late.
+        assert.ok(lastClosedMs <= opened + DEFAULT_FRAME_DEADLINE_MS + 5000, `last closed after ${lastClosedMs} ms`);
         assert.equal(served.unanswered, 0, "every request of the normal peer answered");
         assert.ok(served.answered >= 10, `${served.answered} answers`);
         // Generous (2 cores shared with other work): what matters is that it is answered, not cut or refused.
