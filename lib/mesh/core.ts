@@ -1,0 +1,59 @@
+/**
+ * The mesh core's contract: what any node — the gateway, a service calling another — uses to reach the
+ * instances of a route. One implementation (mesh.ts) learns routes from the distributor's notifications,
+ * keeps one connection per instance, chooses round robin per route, checks liveness with heartbeats, fails
+ * fast when a connection drops, sends a GET (or a request refused as busy) again to another instance, and
+ * gives up at the caller's deadline. Callers see only this interface, so the gateway's HTTP face can be
+ * tested in-process against a stand-in.
+ */
+import type { Packet } from "../wire/packet.ts";
+
+/** Why a request got no answer from a service. */
+export type MeshFailure =
+  /** No instance ever served the route. */
+  | "unknown-route"
+  /** The route is known, but no instance of it is live now. */
+  | "no-instance"
+  /** Every live instance refused it as busy (it was not run); `retryAfter` says when to try again. */
+  | "busy"
+  /** No answer by the deadline. */
+  | "timeout"
+  /** The connection dropped while the request was in flight (and it was not safe to send again). */
+  | "lost"
+  /** The answer was larger than this node accepts. */
+  | "too-large";
+
+export class MeshError extends Error {
+  override name = "MeshError";
+  constructor(
+    readonly failure: MeshFailure,
+    message: string,
+    /** For `busy` and `no-instance`: seconds after which trying again makes sense. */
+    readonly retryAfter?: number,
+    /** For `busy`: the last refusal as the service sent it (the gateway passes it on as its body). */
+    readonly answer?: MeshAnswer,
+  ) {
+    super(message);
+  }
+}
+
+/** An answer as it came: the parsed packet and its JSON text (valid: it was parsed), to pass on unencoded. */
+export interface MeshAnswer {
+  packet: Packet;
+  text: string;
+}
+
+export interface MeshRequestOptions {
+  /** Date.now() past which nobody waits: the request fails with `timeout` then, and is sent with what is left. */
+  deadline: number;
+  /** Send again to another instance when the connection drops mid-request. Default: only for GET. */
+  resend?: boolean;
+}
+
+export interface MeshCore {
+  /**
+   * Sends a request for `route` (`GET/goods`) with `params` to a live instance and resolves with its answer
+   * (whatever its errorcode); rejects with a MeshError when no service answered.
+   */
+  request(route: string, params: Record<string, unknown>, options: MeshRequestOptions): Promise<MeshAnswer>;
+}

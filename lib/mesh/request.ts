@@ -1,0 +1,107 @@
+/**
+ * One request through the mesh: to the next live instance of its route, again to another when that is safe
+ * (a GET whose connection dropped, or any request an instance refused as busy: it did nothing), until the
+ * caller's deadline. Every failure becomes a MeshError of its kind.
+ */
+import { type Instance, type InstancePool, NO_LIVE_INSTANCE, UNKNOWN_ROUTE } from "../gateway/instances.ts";
+import type { Logger } from "../log.ts";
+import {
+  AnswerTooLargeError,
+  ConnectionLostError,
+  NotConnectedError,
+  RequestTimeoutError,
+  UnsendableError,
+} from "../tcp/errors.ts";
+import type { Packet } from "../wire/packet.ts";
+import { type MeshAnswer, MeshError, type MeshRequestOptions } from "./core.ts";
+
+/** How soon a caller may try again when no instance is live: connections are remade within about a second. */
+export const NO_INSTANCE_RETRY_AFTER_SECONDS = 1;
+
+/** A service cannot make callers stay away longer than this. */
+const MAX_RETRY_AFTER_SECONDS = 60;
+
+/**
+ * Sends `params` for `route` (`GET/goods`) with `key`. The packet keeps the book's shape — the key inside
+ * params, where book services read it, and at the top level — and carries `timeout`, the ms left until the
+ * deadline when it is sent (book services ignore it), so that the service can drop work nobody waits for.
+ */
+export async function sendRequest(
+  pool: InstancePool,
+  log: Logger,
+  key: number,
+  route: string,
+  params: Record<string, unknown>,
+  options: MeshRequestOptions,
+): Promise<MeshAnswer> {
+  const { deadline } = options;
+  const slash = route.indexOf("/");
+  const method = route.slice(0, slash);
+  const uri = route.slice(slash);
+  const waitMs = deadline - Date.now();
+  if (!(waitMs > 0)) throw new MeshError("timeout", `no time was left to send ${shown(method, uri)}`);
+  const resend = options.resend ?? method === "GET";
+  const packet = { uri, method, params: { ...params, key }, key, timeout: waitMs };
+  // Allocated only when a second instance is needed: the common request never needs one.
+  let tried: Set<Instance> | undefined;
+  /** The last busy refusal, the answer when no other instance is left to try. */
+  let refusal: { answer: MeshAnswer; retryAfter: number } | undefined;
+  for (;;) {
+    const instance = pool.pick(route, tried);
+    if (instance === UNKNOWN_ROUTE) throw new MeshError("unknown-route", `no service serves ${shown(method, uri)}`);
+    if (instance === NO_LIVE_INSTANCE) {
+      if (refusal) throw new MeshError("busy", busyMessage(refusal.answer.packet), refusal.retryAfter, refusal.answer);
+      if (tried === undefined) {
+        throw new MeshError(
+          "no-instance",
+          `no live instance serves ${shown(method, uri)}`,
+          NO_INSTANCE_RETRY_AFTER_SECONDS,
+        );
+      }
+      throw new MeshError("lost", `connection to the service was lost during ${shown(method, uri)}`);
+    }
+    try {
+      const answer = await instance.client.requestAnswer(packet, packet.timeout);
+      const retryAfter = retryAfterOf(answer.packet);
+      if (retryAfter === undefined) return answer;
+      refusal = { answer, retryAfter };
+    } catch (error) {
+      if (error instanceof RequestTimeoutError) {
+        log.warn("timeout", route, instance.id, `${waitMs} ms`);
+        throw new MeshError("timeout", `the service did not answer ${shown(method, uri)} within ${waitMs} ms`);
+      }
+      if (error instanceof AnswerTooLargeError) {
+        // Not sent again: another instance would most likely answer the same.
+        log.warn("answer too large", route, instance.id, error.message);
+        throw new MeshError("too-large", `the service's answer to ${shown(method, uri)} was too large to pass on`);
+      }
+      if (!(error instanceof NotConnectedError)) {
+        if (!(error instanceof ConnectionLostError || error instanceof UnsendableError)) throw error;
+        log.warn("connection lost", route, instance.id);
+        // The lost instance may have done it before it went: only what the caller says is safe goes again.
+        if (!resend) throw new MeshError("lost", `connection to the service was lost during ${shown(method, uri)}`);
+      }
+    }
+    (tried ??= new Set()).add(instance);
+    packet.timeout = deadline - Date.now();
+    if (!(packet.timeout > 0)) {
+      throw new MeshError("timeout", `the service did not answer ${shown(method, uri)} within ${waitMs} ms`);
+    }
+  }
+}
+
+/** `GET /goods`, short enough for a message however long the path. */
+function shown(method: string, uri: string): string {
+  return `${method.slice(0, 16)} ${uri.length > 100 ? `${uri.slice(0, 100)}…` : uri}`;
+}
+
+/** The seconds a service's busy refusal (`errorcode 1` with `retryAfter`) asks the caller to wait, if it is one. */
+function retryAfterOf(answer: Packet): number | undefined {
+  const { retryAfter } = answer;
+  if (answer.errorcode !== 1 || typeof retryAfter !== "number" || !(retryAfter > 0)) return undefined;
+  return Math.ceil(Math.min(retryAfter, MAX_RETRY_AFTER_SECONDS));
+}
+
+function busyMessage(answer: Packet): string {
+  return typeof answer.errormessage === "string" ? answer.errormessage : "every instance is busy";
+}
