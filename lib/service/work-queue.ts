@@ -1,8 +1,10 @@
 /**
  * A bounded queue for costly work done off the event loop (password hashing on the thread pool). Its bound is
  * in time, not in jobs: a job is taken only if, by the measured cost of recent jobs, it can expect to start
- * within `maxWaitMs` and to finish before its deadline — so whatever the machine's speed, the work queued
- * is at most about `maxWaitMs` of it, and a caller who comes right after a flood waits no longer than that.
+ * within `maxWaitMs` and before its deadline — so whatever the machine's speed, the work queued is at most
+ * about `maxWaitMs` of it, and a caller who comes right after a flood waits no longer than that. A job that
+ * finds a free slot always starts: only running jobs correct the estimate, so refusing on it alone could
+ * lock every caller out for good after one slow measurement.
  * Every job is refused at once rather than late: when the queue is full (ServiceBusyError), or when its
  * deadline has passed by the time its turn comes (DeadlinePassedError: nobody waits for it, so it never runs).
  */
@@ -43,7 +45,7 @@ export class WorkQueue {
   run<T>(work: () => Promise<T>, deadline = Infinity): Promise<T> {
     const { concurrency, maxWaitMs, name } = this.#options;
     const expectedWaitMs = this.#running < concurrency ? 0 : ((this.#waiting.length + 1) / concurrency) * this.#costMs;
-    if (expectedWaitMs > maxWaitMs || Date.now() + expectedWaitMs + this.#costMs > deadline) {
+    if (expectedWaitMs > maxWaitMs || Date.now() + expectedWaitMs > deadline) {
       return Promise.reject(new ServiceBusyError(`${name} is ${Math.round(expectedWaitMs)} ms behind`));
     }
     return new Promise<T>((resolve, reject) => {
