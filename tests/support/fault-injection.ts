@@ -36,6 +36,7 @@ export interface FaultReport {
 const HUNG_AFTER_MS = 10_000;
 const GATEWAY_TIMEOUT_MS = 2000;
 const HEARTBEAT_MS = 300;
+const MIN_FAULTS = 4;
 
 function prng(seed: number): () => number {
   let state = seed >>> 0;
@@ -118,7 +119,8 @@ export async function runFaultInjection(options: FaultOptions): Promise<FaultRep
     };
     const deadline = Date.now() + options.durationMs;
     await delay(500);
-    while (Date.now() < deadline) {
+    // At least MIN_FAULTS, however slowly a loaded machine restarts processes: fewer would prove little.
+    while (Date.now() < deadline || faults.length < MIN_FAULTS) {
       const index = Math.floor(random() * goods.length);
       const target = goods[index];
       const choice = Math.floor(random() * 5);
