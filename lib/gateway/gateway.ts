@@ -34,7 +34,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { log } = options;
   const pool = new InstancePool({ log, tcp: options.tcp, heartbeatMs: options.heartbeatMs, secret: options.secret });
   const app = gatewayApp({ ...options, pool });
-  const server = await httpImplementation().serve({
+  const server = await (await httpImplementation()).serve({
     hostname: options.hostname,
     port: options.port,
     fetch: app.fetch,

@@ -3,13 +3,20 @@
  * `PILCROW_HTTP=node` forces @hono/node-server on Bun and Deno, so both paths can be compared and stay
  * tested; by default each runtime uses its own APIs (see README, "Runtimes"), except Deno's HTTP server.
  */
-import { bunHttp, bunTcp } from "./bun.ts";
-import { denoHttp, denoTcp } from "./deno.ts";
 import { runtimeName } from "./detect.ts";
-import { nodeHttp } from "./node-http.ts";
 import { nodeTlsTcp } from "./node-tls.ts";
 import { nodeTcp } from "./node.ts";
 import type { HttpImplementation, TcpImplementation, TlsCredentials, TlsRefused } from "./types.ts";
+
+/**
+ * Each runtime loads its own shim only: Bun's code is never loaded on Node or Deno, nor Deno's elsewhere.
+ * node:net and node:tls (node.ts, node-tls.ts) are built into all three, and serve as the forced and TLS paths.
+ */
+const native: { tcp: TcpImplementation; http: HttpImplementation } | undefined = runtimeName === "bun"
+  ? await import("./bun.ts").then(({ bunTcp, bunHttp }) => ({ tcp: bunTcp, http: bunHttp }))
+  : runtimeName === "deno"
+  ? await import("./deno.ts").then(({ denoTcp, denoHttp }) => ({ tcp: denoTcp, http: denoHttp }))
+  : undefined;
 
 export type ImplementationChoice = "native" | "node";
 
@@ -22,8 +29,7 @@ function choice(variable: string, unset: ImplementationChoice = "native"): Imple
 }
 
 export function tcpImplementation(wanted: ImplementationChoice = choice("PILCROW_TCP")): TcpImplementation {
-  if (wanted === "node") return nodeTcp;
-  return runtimeName === "bun" ? bunTcp : runtimeName === "deno" ? denoTcp : nodeTcp;
+  return wanted === "native" && native ? native.tcp : nodeTcp;
 }
 
 /**
@@ -40,12 +46,14 @@ export function tlsImplementation(credentials: TlsCredentials, refused?: TlsRefu
  * Deno serves HTTP through node:http unless PILCROW_HTTP=native: Deno.serve has no way to close an idle
  * connection or one whose request never ends (5,000 idle sockets stayed open; stalled bodies took the gateway
  * to 3.2 GB), and Deno's node:http keeps Node's timeouts, at a measured cost (README, "Runtimes").
+ * Asynchronous because @hono/node-server is loaded only by a process that serves HTTP through it: a service,
+ * which serves none, never loads it.
  */
-export function httpImplementation(
+export async function httpImplementation(
   wanted: ImplementationChoice = choice("PILCROW_HTTP", runtimeName === "deno" ? "node" : "native"),
-): HttpImplementation {
-  if (wanted === "node") return nodeHttp;
-  return runtimeName === "bun" ? bunHttp : runtimeName === "deno" ? denoHttp : nodeHttp;
+): Promise<HttpImplementation> {
+  if (wanted === "native" && native) return native.http;
+  return (await import("./node-http.ts")).nodeHttp;
 }
 
 export * from "./detect.ts";

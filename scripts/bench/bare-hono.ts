@@ -12,5 +12,5 @@ const app = new Hono();
 app.get("/goods", (c) => c.json(goodsAnswer(nextKey++)));
 
 const port = Number(commandLineArguments()[0] ?? 0);
-const server = await httpImplementation().serve({ hostname: "127.0.0.1", port, fetch: app.fetch });
+const server = await (await httpImplementation()).serve({ hostname: "127.0.0.1", port, fetch: app.fetch });
 createLogger({ name: "bare-hono", format: "json" }).info("listen", server.address);
