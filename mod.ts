@@ -1,29 +1,60 @@
 /**
- * Pilcrow's public API: what a user imports to write a service of their own or to run the parts.
+ * Pilcrow for service authors: declare a service once (defineService), run it (runService), call the services
+ * it uses from its handlers (`context.call`), and keep its data (openStore). The shipped services use exactly
+ * this, and nothing else of Pilcrow. Other entry points, each loading only what it needs:
+ * "pilcrow/client" (the typed gateway client, fetch only: browsers too), "pilcrow/platform" (the distributor
+ * and the gateway, in-process), and the lower layers "pilcrow/wire" (the ¶ codec), "pilcrow/tcp" (packet
+ * server and client) and "pilcrow/runtime" (each runtime's TCP, HTTP and process glue).
  */
-export { parseCommandLine, parseEndpoint, UsageError } from "./lib/config.ts";
-export type { CommonConfig, Endpoint } from "./lib/config.ts";
-export { type Distributor, type DistributorOptions, startDistributor } from "./lib/distributor.ts";
-export { type Gateway, type GatewayOptions, startGateway } from "./lib/gateway/gateway.ts";
-export { createLogger, type LogFormat, type Logger, type LogLevel } from "./lib/log.ts";
-export { runMain, type Running } from "./lib/main.ts";
-export { joinMesh, type MeshMember, type MeshMemberOptions } from "./lib/mesh-member.ts";
-export { httpImplementation, runtimeName, tcpImplementation } from "./lib/runtime/mod.ts";
-export { ServiceError } from "./lib/service/errors.ts";
+
+// Declaring a service: its contract, and schemas for params as the gateway and the book's clients send them.
 export {
   type Answer,
-  type Route,
-  route,
+  type AnswerIn,
+  type AnswerOut,
+  type Contract,
+  defineService,
+  type Failure,
+  type ParamsIn,
+  type ParamsOut,
+  type RouteKey,
+  type RoutesOf,
+  type RouteSpec,
+  type Success,
+} from "./lib/contract/contract.ts";
+export { integer, LONG_TEXT_CHARS, MAX_PAGE_ROWS, page, PAGING_ADVICE, text } from "./lib/service/params.ts";
+
+// Running it: handlers, their context, calls to other services, failures, bounded work.
+export { DEFAULT_CALL_TIMEOUT_MS } from "./lib/service/caller.ts";
+export { DeadlinePassedError, INVALID_PARAMETERS, ServiceBusyError, ServiceError } from "./lib/service/errors.ts";
+export type {
+  AdvisedHandler,
+  Caller,
+  CallOptions,
+  Handler,
+  HandlerAnswer,
+  Handlers,
+  RequestContext,
+} from "./lib/service/handlers.ts";
+export {
+  DEFAULT_DRAIN_MS,
+  DEFAULT_MAX_IN_FLIGHT,
   type RunningService,
   type ServiceOptions,
   startService,
 } from "./lib/service/kit.ts";
-export { integer, text } from "./lib/service/params.ts";
-export type { Goods, GoodsStore, Member, MembersStore, Purchase, PurchasesStore, Store } from "./lib/store/contract.ts";
-export { openStore } from "./lib/store/open.ts";
-export { PacketClient, type PacketClientOptions } from "./lib/tcp/client.ts";
-export { PacketConnection } from "./lib/tcp/connection.ts";
-export { ConnectionLostError, NotConnectedError, RequestTimeoutError } from "./lib/tcp/errors.ts";
-export { listenPackets, type PacketServer, type PacketServerOptions } from "./lib/tcp/server.ts";
-export { encodePacket, FrameDecoder, frameText } from "./lib/wire/codec.ts";
-export type { Method, NodeInfo, Packet } from "./lib/wire/packet.ts";
+export { runService, type ServiceDefinition, type StartContext, type StartedService } from "./lib/service/run.ts";
+export { WorkQueue, type WorkQueueOptions } from "./lib/service/work-queue.ts";
+
+// Its data: one store per service, embedded or on MySQL.
+export { nowToTheSecond, type Page, StoreError } from "./lib/store/contract.ts";
+export { MemoryTable } from "./lib/store/memory.ts";
+export { type OpenedStore, openStore, type StoreBackends } from "./lib/store/open.ts";
+export { inIdOrder, isDuplicateEntry, type MysqlDatabase, type TableSpec } from "./lib/store/sql.ts";
+
+// A program of one's own in the mesh: its command line, its log, and the mesh core for requests.
+export { type CommonConfig, type Endpoint, parseCommandLine, parseEndpoint, UsageError } from "./lib/config.ts";
+export { createLogger, type LogFormat, type Logger, type LogLevel } from "./lib/log.ts";
+export { runMain, type Running } from "./lib/main.ts";
+export { type MeshAnswer, type MeshCore, MeshError, type MeshFailure } from "./lib/mesh/core.ts";
+export { joinMesh, type Mesh, type MeshOptions } from "./lib/mesh/mesh.ts";

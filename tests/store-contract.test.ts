@@ -1,22 +1,48 @@
-/** One contract suite for every store: the embedded one, and MySQL on a real MariaDB. */
+/**
+ * One contract suite for every service's store, run against both implementations of each: the embedded one,
+ * and MySQL on a real MariaDB.
+ */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createLogger } from "../lib/log.ts";
-import type { Store } from "../lib/store/contract.ts";
-import { memoryStore } from "../lib/store/memory.ts";
-import { mysqlStore } from "../lib/store/mysql.ts";
+import { openMysql } from "../lib/store/mysql.ts";
+import type { MysqlDatabase } from "../lib/store/sql.ts";
+import { type GoodsStore, memoryGoods, mysqlGoods } from "../services/goods/store.ts";
+import { type MembersStore, memoryMembers, mysqlMembers } from "../services/members/store.ts";
+import { memoryPurchases, mysqlPurchases, type PurchasesStore } from "../services/purchases/store.ts";
 import { createTestDatabase, mysqlServerUrl, skipWithoutMysql, type TestDatabase } from "./support/mysql.ts";
 
 const quiet = createLogger({ name: "test", level: "error" });
 
+/** The three services' stores, as each service opens its own. */
+interface Stores {
+  goods: GoodsStore;
+  members: MembersStore;
+  purchases: PurchasesStore;
+  close(): Promise<void>;
+}
+
+async function mysqlStores(url: string): Promise<Stores> {
+  const opened = await openMysql(url, quiet, async (db: MysqlDatabase) => ({
+    goods: await mysqlGoods(db),
+    members: await mysqlMembers(db),
+    purchases: await mysqlPurchases(db),
+  }));
+  return { ...opened.store, close: opened.close };
+}
+
+function memoryStores(): Stores {
+  return { goods: memoryGoods(), members: memoryMembers(), purchases: memoryPurchases(), close: async () => {} };
+}
+
 function contract(
   name: string,
-  open: () => Promise<Store>,
+  open: () => Promise<Stores>,
   teardown: () => Promise<void> = async () => {},
   skip: string | false = false,
 ) {
   describe(`store contract: ${name}`, { skip }, () => {
-    let store: Store;
+    let store: Stores;
     before(async () => {
       store = await open();
     });
@@ -112,14 +138,14 @@ function contract(
   });
 }
 
-contract("embedded", () => Promise.resolve(memoryStore()));
+contract("embedded", () => Promise.resolve(memoryStores()));
 
 let database: TestDatabase | undefined;
 contract(
   "MySQL",
   async () => {
     database = await createTestDatabase("contract");
-    return mysqlStore(database.url, ["goods", "members", "purchases"], quiet);
+    return mysqlStores(database.url);
   },
   async () => await database?.drop(),
   skipWithoutMysql,
@@ -133,7 +159,7 @@ describe("MySQL tables", { skip: skipWithoutMysql }, () => {
       await db.query(
         "CREATE TABLE members (id int NOT NULL AUTO_INCREMENT PRIMARY KEY, username varchar(128) NOT NULL UNIQUE, password varchar(256) NOT NULL)",
       );
-      const store = await mysqlStore(db.url, ["goods", "members", "purchases"], quiet);
+      const store = await mysqlStores(db.url);
       await store.close();
       const tables = await db.query<{ name: string }[]>(
         "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME",
@@ -144,7 +170,7 @@ describe("MySQL tables", { skip: skipWithoutMysql }, () => {
       await db.query("DROP TABLE goods");
       await db.query("CREATE TABLE goods (id int NOT NULL AUTO_INCREMENT PRIMARY KEY, name varchar(128) NOT NULL)");
       await assert.rejects(
-        mysqlStore(db.url, ["goods"], quiet),
+        openMysql(db.url, quiet, mysqlGoods),
         /table goods exists but lacks the column\(s\) category, price, description/,
       );
     } finally {
@@ -156,7 +182,7 @@ describe("MySQL tables", { skip: skipWithoutMysql }, () => {
     const url = new URL(mysqlServerUrl!);
     url.username = "nobody_here";
     url.password = "s3cret-pass";
-    await assert.rejects(mysqlStore(url.toString(), ["goods"], quiet), (error: Error) => {
+    await assert.rejects(openMysql(url.toString(), quiet, mysqlGoods), (error: Error) => {
       assert.match(error.message, /^MySQL at mysql:\/\/nobody_here@/);
       assert.ok(!error.message.includes("s3cret-pass"));
       return true;

@@ -1,11 +1,12 @@
 /**
- * Turns a request packet into the frame of its answer, with the request's key (SPEC §2: `params.key`, as the
+ * Turns a request packet into the frame of its answer, with the request's key (docs/protocol.md §2: `params.key`, as the
  * book's gateway sends it, or the top-level `key`). An answer is never larger than a peer takes: the mesh's
  * frame limit (the decoder's) holds for what a service sends too, and a bigger answer becomes a refusal that
  * says so — sending it would make the gateway's decoder drop it, or on older peers the whole connection.
  */
 import { Buffer } from "node:buffer";
 import * as v from "valibot";
+import type { Contract } from "../contract/contract.ts";
 import type { Logger } from "../log.ts";
 import { StoreError } from "../store/contract.ts";
 import { DEFAULT_MAX_FRAME_BYTES, frameText } from "../wire/codec.ts";
@@ -17,7 +18,22 @@ import {
   ServiceBusyError,
   ServiceError,
 } from "./errors.ts";
-import type { Answer, RequestContext, Route } from "./kit.ts";
+import type { RequestContext } from "./handlers.ts";
+
+/** A route as the kit runs it: the contract's params schema and the handler, untyped. */
+export interface Route {
+  params: v.GenericSchema;
+  handle(params: unknown, context: RequestContext<Contract>): Promise<Record<string, unknown> | void>;
+  tooLargeAdvice?: string;
+}
+
+/** An answer packet (docs/protocol.md §5): the request's key, the outcome, and a handler's extra fields. */
+interface AnswerPacket {
+  key: unknown;
+  errorcode: 0 | 1;
+  errormessage: string;
+  [extra: string]: unknown;
+}
 
 /** Bytes of the `¶` that ends a frame, which the decoder's limit does not count. */
 const FRAME_END_BYTES = 2;
@@ -26,7 +42,7 @@ const FRAME_END_BYTES = 2;
 export function answerer(
   routes: Record<string, Route>,
   log: Logger,
-): (packet: Packet, context: RequestContext) => Promise<string | undefined> {
+): (packet: Packet, context: RequestContext<Contract>) => Promise<string | undefined> {
   return async (packet, context) => {
     const key = keyOf(packet);
     if (typeof packet.method !== "string" || typeof packet.uri !== "string") {
@@ -37,7 +53,7 @@ export function answerer(
     if (!route) return frameText(failure(key, `unknown route ${routeKey.slice(0, 100)}`));
     const parsed = v.safeParse(route.params, isRecord(packet.params) ? packet.params : {});
     if (!parsed.success) return frameText(failure(key, INVALID_PARAMETERS));
-    let answer: Answer;
+    let answer: AnswerPacket;
     try {
       answer = { key, errorcode: 0, errormessage: "success", ...await route.handle(parsed.output, context) };
     } catch (error) {
@@ -58,7 +74,7 @@ export function answerer(
 }
 
 /** The frame of a handler's answer, or of a refusal saying why it cannot be sent. */
-function sendableFrame(answer: Answer, routeKey: string, advice: string | undefined, log: Logger): string {
+function sendableFrame(answer: AnswerPacket, routeKey: string, advice: string | undefined, log: Logger): string {
   let frame: string;
   try {
     frame = frameText(answer);
@@ -82,12 +98,12 @@ export function keyOf(packet: Packet): unknown {
   return undefined;
 }
 
-function failure(key: unknown, errormessage: string): Answer {
+function failure(key: unknown, errormessage: string): AnswerPacket {
   return { key, errorcode: 1, errormessage };
 }
 
 /** A refusal with `retryAfter`: nothing was done, and the caller may try again (here or elsewhere). */
-export function busy(key: unknown, errormessage: string): Answer {
+export function busy(key: unknown, errormessage: string): AnswerPacket {
   return { key, errorcode: 1, errormessage, retryAfter: RETRY_AFTER_SECONDS };
 }
 

@@ -1,68 +1,41 @@
 /**
- * The service kit: a service declares its name and a handler per route (`POST/goods`…) with a schema for
- * its params; the kit listens, registers with the distributor, and answers every packet (answer.ts). It
- * sheds load: beyond `maxInFlight` requests at once each is refused at once as busy, and every request
- * carries the deadline its caller set, for the handler to drop work nobody waits for any more.
+ * The service kit: a service is its contract (lib/contract/) and a handler per route; the kit listens,
+ * joins the mesh (registers its routes with the distributor, and connects to the services it declared it
+ * uses, for `call`), and answers every packet (answer.ts). It sheds load: beyond `maxInFlight` requests at
+ * once each is refused at once as busy, and every request carries the deadline its caller set, for the
+ * handler to drop work nobody waits for any more and for the calls it makes to inherit.
  */
-import type * as v from "valibot";
 import type { Endpoint } from "../config.ts";
+import type { Contract, RouteKey } from "../contract/contract.ts";
 import type { Logger } from "../log.ts";
-import { joinMesh } from "../mesh-member.ts";
+import { joinMesh } from "../mesh/mesh.ts";
 import type { ListenAddress, TcpImplementation } from "../runtime/types.ts";
 import type { PacketConnection } from "../tcp/connection.ts";
 import { listenPackets } from "../tcp/server.ts";
 import { frameText } from "../wire/codec.ts";
 import { isPing, pong } from "../wire/heartbeat.ts";
-import { answerer, busy, keyOf } from "./answer.ts";
+import { answerer, busy, keyOf, type Route } from "./answer.ts";
+import { MeshCaller } from "./caller.ts";
 import { ServiceBusyError } from "./errors.ts";
+import type { Handlers, RequestContext } from "./handlers.ts";
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** What a handler returns on success: extra fields of the answer, such as `results` or `userid`. */
-export type Extras = Record<string, unknown> | void;
-
-/** What a handler knows of its request besides the params. */
-export interface RequestContext {
-  /**
-   * Date.now() past which nobody waits for the answer: the `timeout` the caller sent (the gateway sends the
-   * ms it will wait) counted from the packet's arrival, so no two clocks need agree; Infinity without one.
-   * Work queued behind other work checks it when its turn comes (WorkQueue).
-   */
-  readonly deadline: number;
-}
-
-export interface RouteOptions {
-  /** Told to a client whose answer was too large to send, after its size: how to ask for less. */
-  tooLargeAdvice?: string;
-}
-
-export interface Route extends RouteOptions {
-  params: v.GenericSchema;
-  handle(params: unknown, context: RequestContext): Promise<Extras>;
-}
-
-/** Declares a route; the handler receives params already checked and converted by the schema. */
-export function route<S extends v.GenericSchema>(
-  params: S,
-  handle: (params: v.InferOutput<S>, context: RequestContext) => Promise<Extras>,
-  options: RouteOptions = {},
-): Route {
-  return { params, handle: handle as Route["handle"], ...options };
-}
-
-export interface ServiceOptions {
-  name: string;
-  /** Routes keyed by method and path, as the gateway routes them: `GET/goods`. */
-  routes: Record<string, Route>;
+export interface ServiceOptions<C extends Contract, U extends Contract = never> {
+  handlers: Handlers<C, U>;
+  /** The contracts of the services this one calls: `call` is typed over their routes and reaches only them. */
+  uses?: readonly U[];
   hostname: string;
   port: number;
   distributor: Endpoint;
   log: Logger;
-  /** The host the gateway should use to reach this service, when not the address the distributor sees. */
+  /** The host others should use to reach this service, when not the address the distributor sees. */
   advertisedHost?: string;
-  /** The mesh secret: only peers that prove they know it are answered, and the distributor must prove it too. */
+  /** The mesh secret: only peers that prove they know it are answered or called, the distributor included. */
   secret?: string;
   tcp?: TcpImplementation;
+  /** Ping interval for the services this one calls (default 2000 ms; 0: off). */
+  heartbeatMs?: number;
   /** Requests handled at once; beyond it each is refused at once as busy (default DEFAULT_MAX_IN_FLIGHT). */
   maxInFlight?: number;
 }
@@ -82,25 +55,22 @@ export interface RunningService {
   readonly inFlight: number;
   /**
    * Stops gracefully: tells the distributor it serves nothing, stops accepting connections, lets the
-   * requests in flight finish and waits for Pilcrow gateways to let go (they close their connection once
-   * they have dropped this instance and had their answers) — for at most `drainMs` — then closes. Book
-   * peers never close theirs, so they are not waited for: with nothing in flight, the stop is immediate.
+   * requests in flight finish (their calls included) and waits for Pilcrow peers to let go (they close their
+   * connection once they have dropped this instance and had their answers) — for at most `drainMs` — then
+   * closes. Book peers never close theirs, so they are not waited for: with nothing in flight, the stop is
+   * immediate.
    */
   close(drainMs?: number): Promise<void>;
 }
 
-/** An answer packet (SPEC §5): the request's key, the outcome, and a handler's extra fields. */
-export interface Answer {
-  key: unknown;
-  errorcode: 0 | 1;
-  errormessage: string;
-  [extra: string]: unknown;
-}
-
-export async function startService(options: ServiceOptions): Promise<RunningService> {
+export async function startService<C extends Contract, U extends Contract = never>(
+  contract: C,
+  options: ServiceOptions<C, U>,
+): Promise<RunningService> {
   const { log } = options;
   const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
-  const answer = answerer(options.routes, log);
+  const answer = answerer(routesOf(contract, options.handlers), log);
+  const caller = new MeshCaller(options.uses ?? [], log);
   let inFlight = 0;
   /** Connections from Pilcrow peers — they ping, or send deadlines — which a stop waits for; book peers do neither. */
   const pilcrowPeers = new WeakSet<PacketConnection>();
@@ -110,7 +80,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     log,
     tcp: options.tcp,
     secret: options.secret,
-    identity: { role: "service", name: options.name },
+    identity: { role: "service", name: contract.name },
     packet(packet, connection) {
       if (isPing(packet)) {
         pilcrowPeers.add(connection);
@@ -123,41 +93,66 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         return void connection.sendFrame(frameText(busy(keyOf(packet), refusal.message)));
       }
       const deadline = typeof timeout === "number" && timeout > 0 ? Date.now() + timeout : Infinity;
+      const context: RequestContext<Contract> = {
+        deadline,
+        log,
+        call: (route, params, callOptions) =>
+          caller.call(route, params as Record<string, unknown>, deadline, callOptions),
+      };
       inFlight++;
-      void answer(packet, { deadline })
+      void answer(packet, context)
         .then((frame) => frame !== undefined && connection.sendFrame(frame))
         .finally(() => inFlight--);
     },
   });
   log.info("listen", server.address);
-  const member = joinMesh({
+  const mesh = joinMesh({
     distributor: options.distributor,
     self: {
       port: server.address.port,
-      name: options.name,
-      urls: Object.keys(options.routes),
+      name: contract.name,
+      urls: Object.keys(contract.routes),
       ...(options.advertisedHost ? { host: options.advertisedHost } : {}),
     },
     log,
     tcp: options.tcp,
     secret: options.secret,
+    heartbeatMs: options.heartbeatMs,
+    connectTo: (node) => caller.wants(node),
   });
+  caller.attach(mesh);
   return {
     address: server.address,
     get inFlight() {
       return inFlight;
     },
     async close(drainMs = DEFAULT_DRAIN_MS) {
-      member.leave();
+      mesh.leave();
       await server.stopAccepting();
       const deadline = Date.now() + drainMs;
-      const gateways = () => [...server.connections].filter((connection) => pilcrowPeers.has(connection)).length;
-      while ((inFlight > 0 || gateways() > 0) && Date.now() < deadline) await delay(20);
-      if (inFlight > 0 || gateways() > 0) {
-        log.warn("drain timeout", `${inFlight} request(s) in flight, ${gateways()} gateway connection(s) open`);
+      const peers = () => [...server.connections].filter((connection) => pilcrowPeers.has(connection)).length;
+      while ((inFlight > 0 || peers() > 0) && Date.now() < deadline) await delay(20);
+      if (inFlight > 0 || peers() > 0) {
+        log.warn("drain timeout", `${inFlight} request(s) in flight, ${peers()} gateway connection(s) open`);
       }
-      member.close();
+      mesh.close();
       await server.close();
     },
   };
+}
+
+/** Each declared route with its params schema and handler, as answer.ts runs them. */
+function routesOf<C extends Contract, U extends Contract>(
+  contract: C,
+  handlers: Handlers<C, U>,
+): Record<string, Route> {
+  const routes: Record<string, Route> = {};
+  for (const [key, spec] of Object.entries(contract.routes)) {
+    const handler = (handlers as Record<string, Handlers<C, U>[keyof Handlers<C, U>] | undefined>)[key as RouteKey];
+    if (!handler) throw new Error(`${contract.name}: no handler for the route ${key} its contract declares`);
+    routes[key] = typeof handler === "function"
+      ? { params: spec.params, handle: handler as Route["handle"] }
+      : { params: spec.params, handle: handler.handle as Route["handle"], tooLargeAdvice: handler.tooLargeAdvice };
+  }
+  return routes;
 }

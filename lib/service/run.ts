@@ -1,44 +1,83 @@
-/** Runs a business service as a process: command line, store, listen, register, clean stop. */
-import { parseDuration, parsePositiveInteger, requireGuardOffLoopback } from "../config.ts";
+/**
+ * Runs a service as a process — the one way to write one, for the shipped services and for anyone's:
+ *
+ *   await runService(goods, {
+ *     port: 9010,
+ *     async start({ log }) {
+ *       const { store, close } = await openStore("goods", log, goodsStore);
+ *       return { handlers: goodsHandlers(store), close };
+ *     },
+ *   });
+ *
+ * It brings the command line every entry point shares (port, --host, --distributor, logs, the mesh secret,
+ * TLS, --heartbeat), the refusal to listen off loopback without a secret or TLS, its own flags `--drain MS`
+ * (PILCROW_DRAIN_MS: how long a stop waits for peers to let go) and `--max-in-flight N`
+ * (PILCROW_MAX_IN_FLIGHT: requests handled at once before the next is refused as busy), and a clean stop on
+ * SIGINT/SIGTERM: leave the mesh, drain, then close what `start` opened.
+ */
+import type { ParseArgsConfig } from "node:util";
+import { type CommonConfig, parseDuration, parsePositiveInteger, requireGuardOffLoopback } from "../config.ts";
+import type { Contract } from "../contract/contract.ts";
 import type { Logger } from "../log.ts";
 import { runMain } from "../main.ts";
 import { environment } from "../runtime/mod.ts";
-import type { Store, TableName } from "../store/contract.ts";
-import { openStore } from "../store/open.ts";
-import { DEFAULT_DRAIN_MS, type Route, startService } from "./kit.ts";
+import type { Handlers } from "./handlers.ts";
+import { DEFAULT_DRAIN_MS, startService } from "./kit.ts";
 
-/**
- * The service's name is also the one table it keeps (SPEC §5). Its own flags: `--drain MS` (PILCROW_DRAIN_MS),
- * how long a stop waits for gateways to let go; `--max-in-flight N` (PILCROW_MAX_IN_FLIGHT), the requests
- * handled at once before the next is refused as busy.
- */
-export function runService(
-  name: TableName,
-  defaultPort: number,
-  routes: (store: Store, log: Logger) => Record<string, Route>,
-) {
-  return runMain(name, defaultPort, async (config, log) => {
+export interface ServiceDefinition<C extends Contract, U extends Contract = never> {
+  /** The port when none is given on the command line (the first plain argument, or --port). */
+  port: number;
+  /** The contracts of the services this one calls: `call` is typed over their routes and reaches only them. */
+  uses?: readonly U[];
+  /** Flags of this service's own, read from `config.values` (parsed with node:util parseArgs). */
+  flags?: NonNullable<ParseArgsConfig["options"]>;
+  /** Opens what the service needs (its store, say) and returns its handlers, and how to close what it opened. */
+  start(context: StartContext): Promise<StartedService<C, U>> | StartedService<C, U>;
+}
+
+export interface StartContext {
+  config: CommonConfig;
+  log: Logger;
+}
+
+export interface StartedService<C extends Contract, U extends Contract = never> {
+  handlers: Handlers<C, U>;
+  /** Runs after the service has stopped answering (the drain is over). */
+  close?(): Promise<void>;
+}
+
+export function runService<C extends Contract, U extends Contract = never>(
+  contract: C,
+  definition: ServiceDefinition<C, U>,
+): Promise<void> {
+  return runMain(contract.name, definition.port, async (config, log) => {
     requireGuardOffLoopback(config);
     const drain = (config.values.drain as string | undefined) ?? environment("PILCROW_DRAIN_MS");
     const drainMs = drain === undefined ? DEFAULT_DRAIN_MS : parseDuration(drain, "drain");
     const maxInFlight = (config.values["max-in-flight"] as string | undefined) ?? environment("PILCROW_MAX_IN_FLIGHT");
-    const store = await openStore(name, log);
-    const service = await startService({
-      name,
-      routes: routes(store, log),
-      hostname: config.host,
-      port: config.port,
-      distributor: config.distributor,
-      secret: config.secret,
-      tcp: config.tcp,
-      log,
-      maxInFlight: maxInFlight === undefined ? undefined : parsePositiveInteger(maxInFlight, "max in flight"),
-    });
-    return {
-      async stop() {
-        await service.close(drainMs);
-        await store.close();
-      },
-    };
-  }, { drain: { type: "string" }, "max-in-flight": { type: "string" } });
+    const started = await definition.start({ config, log });
+    try {
+      const service = await startService(contract, {
+        handlers: started.handlers,
+        uses: definition.uses,
+        hostname: config.host,
+        port: config.port,
+        distributor: config.distributor,
+        secret: config.secret,
+        tcp: config.tcp,
+        heartbeatMs: config.heartbeatMs,
+        log,
+        maxInFlight: maxInFlight === undefined ? undefined : parsePositiveInteger(maxInFlight, "max in flight"),
+      });
+      return {
+        async stop() {
+          await service.close(drainMs);
+          await started.close?.();
+        },
+      };
+    } catch (error) {
+      await started.close?.();
+      throw error;
+    }
+  }, { drain: { type: "string" }, "max-in-flight": { type: "string" }, ...definition.flags });
 }

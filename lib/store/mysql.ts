@@ -1,24 +1,15 @@
 /**
- * The MySQL store, on the mysql2/promise pool (the unjs db0 `mysql2` connector is the model: one pool,
- * placeholders everywhere, `close` ends it). It keeps the book's tables and columns (SPEC §5), so a
- * database made for the original still fits. Every operation has a deadline: while the database is away,
- * requests fail fast with a short error instead of hanging, and the pool reconnects when it is back.
+ * MySQL on the mysql2/promise pool (the unjs db0 `mysql2` connector is the model: one pool, placeholders
+ * everywhere, `close` ends it). Each service prepares its own tables on it and writes its own statements
+ * (services/goods/store.ts…), keeping the book's tables and columns (docs/protocol.md §5), so a database made
+ * for the original still fits. Every operation has a deadline: while the database is away, requests fail fast
+ * with a short error instead of hanging, and the pool reconnects when it is back.
  */
 import mysql, { type Pool, type RowDataPacket } from "mysql2/promise";
 import type { Logger } from "../log.ts";
-import {
-  type Goods,
-  type GoodsStore,
-  type Member,
-  type MembersStore,
-  nowToTheSecond,
-  type Page,
-  type Purchase,
-  type PurchasesStore,
-  type Store,
-  StoreError,
-  type TableName,
-} from "./contract.ts";
+import { StoreError } from "./contract.ts";
+import type { OpenedStore } from "./open.ts";
+import type { MysqlDatabase, TableSpec } from "./sql.ts";
 
 export interface MysqlOptions {
   /** Connections in the pool (MYSQL_POOL_SIZE, default 10). */
@@ -26,36 +17,6 @@ export interface MysqlOptions {
   /** Deadline of one operation, waiting for a connection included (default 2000 ms). */
   operationTimeoutMs?: number;
 }
-
-const TABLES: Record<TableName, { create: string; columns: string[] }> = {
-  goods: {
-    create: `CREATE TABLE IF NOT EXISTS goods (
-      id int NOT NULL AUTO_INCREMENT PRIMARY KEY,
-      name varchar(128) NOT NULL,
-      category varchar(128) NOT NULL,
-      price int NOT NULL,
-      description text NOT NULL
-    ) DEFAULT CHARSET = utf8mb4`,
-    columns: ["id", "name", "category", "price", "description"],
-  },
-  members: {
-    create: `CREATE TABLE IF NOT EXISTS members (
-      id int NOT NULL AUTO_INCREMENT PRIMARY KEY,
-      username varchar(128) NOT NULL UNIQUE,
-      password varchar(256) NOT NULL
-    ) DEFAULT CHARSET = utf8mb4`,
-    columns: ["id", "username", "password"],
-  },
-  purchases: {
-    create: `CREATE TABLE IF NOT EXISTS purchases (
-      id int NOT NULL AUTO_INCREMENT PRIMARY KEY,
-      userid int NOT NULL,
-      goodsid int NOT NULL,
-      date datetime NOT NULL DEFAULT CURRENT_TIMESTAMP
-    ) DEFAULT CHARSET = utf8mb4`,
-    columns: ["id", "userid", "goodsid", "date"],
-  },
-};
 
 /** What a URL may say about where it points, without its password, for logs and errors. */
 export function describeUrl(url: string): string {
@@ -69,7 +30,7 @@ export function describeUrl(url: string): string {
   }
 }
 
-class Database {
+class Database implements MysqlDatabase {
   constructor(readonly pool: Pool, private readonly timeoutMs: number) {}
 
   /**
@@ -98,6 +59,22 @@ class Database {
       }
     } catch (error) {
       throw new StoreError(error);
+    }
+  }
+
+  async prepareTable(table: TableSpec): Promise<void> {
+    await this.run(table.create);
+    const rows = await this.run<RowDataPacket[]>(
+      "SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+      [table.name],
+    );
+    const present = new Set(rows.map((row) => String(row.name).toLowerCase()));
+    const missing = table.columns.filter((column) => !present.has(column));
+    if (missing.length > 0) {
+      throw new Error(
+        `table ${table.name} exists but lacks the column(s) ${missing.join(", ")}; `
+          + `Pilcrow needs ${table.name}(${table.columns.join(", ")}) as in the book (docs/protocol.md §5)`,
+      );
     }
   }
 
@@ -135,130 +112,25 @@ class Database {
   }
 }
 
-async function prepareTable(db: Database, table: TableName): Promise<void> {
-  await db.run(TABLES[table].create);
-  const rows = await db.run<RowDataPacket[]>(
-    "SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
-    [table],
-  );
-  const present = new Set(rows.map((row) => String(row.name).toLowerCase()));
-  const missing = TABLES[table].columns.filter((column) => !present.has(column));
-  if (missing.length > 0) {
-    throw new Error(
-      `table ${table} exists but lacks the column(s) ${missing.join(", ")}; `
-        + `Pilcrow needs ${table}(${TABLES[table].columns.join(", ")}) as in the book (SPEC §5)`,
-    );
-  }
-}
-
 /**
- * The end of a list's SELECT: its conditions, `id > ?` for a page that starts after an id, id order, and the
- * page's LIMIT — with the placeholders' values in order.
+ * Connects and lets `open` prepare the service's tables and build its store on the database. A failure to
+ * reach the server or to prepare a table is one clear message, without the URL's password.
  */
-function inIdOrder(conditions: string[], values: unknown[], page: Page = {}): { tail: string; values: unknown[] } {
-  const where = [...conditions];
-  const all = [...values];
-  if (page.after !== undefined) {
-    where.push("id > ?");
-    all.push(page.after);
-  }
-  let tail = `${where.length === 0 ? "" : ` WHERE ${where.join(" AND ")}`} ORDER BY id`;
-  if (page.limit !== undefined) {
-    tail += " LIMIT ?";
-    all.push(page.limit);
-  }
-  return { tail, values: all };
-}
-
-function goodsStore(db: Database): GoodsStore {
-  return {
-    async add({ name, category, price, description }) {
-      const result = await db.run<{ insertId: number }>(
-        "INSERT INTO goods (name, category, price, description) VALUES (?, ?, ?, ?)",
-        [name, category, price, description],
-      );
-      return result.insertId;
-    },
-    async list(page) {
-      const { tail, values } = inIdOrder([], [], page);
-      const rows = await db.run<RowDataPacket[]>(
-        `SELECT id, name, category, price, description FROM goods${tail}`,
-        values,
-      );
-      return rows.map((row) => ({ ...row }) as Goods);
-    },
-    async remove(id) {
-      await db.run("DELETE FROM goods WHERE id = ?", [id]);
-    },
-  };
-}
-
-const DUPLICATE_ENTRY = 1062;
-
-function membersStore(db: Database): MembersStore {
-  return {
-    async add(username, passwordHash) {
-      try {
-        const result = await db.run<{ insertId: number }>(
-          "INSERT INTO members (username, password) VALUES (?, ?)",
-          [username, passwordHash],
-        );
-        return result.insertId;
-      } catch (error) {
-        if (
-          (error as StoreError).cause && ((error as StoreError).cause as { errno?: number }).errno === DUPLICATE_ENTRY
-        ) {
-          return undefined;
-        }
-        throw error;
-      }
-    },
-    async find(username) {
-      const rows = await db.run<RowDataPacket[]>("SELECT id, username, password FROM members WHERE username = ?", [
-        username,
-      ]);
-      return rows.length === 0 ? undefined : ({ ...rows[0] } as Member);
-    },
-    async remove(username) {
-      await db.run("DELETE FROM members WHERE username = ?", [username]);
-    },
-  };
-}
-
-function purchasesStore(db: Database): PurchasesStore {
-  return {
-    async add(userid, goodsid) {
-      // The date is written from this process's clock in UTC, not the server's CURRENT_TIMESTAMP, so it
-      // means the same instant whatever time zone the server or this process is set to.
-      const result = await db.run<{ insertId: number }>(
-        "INSERT INTO purchases (userid, goodsid, date) VALUES (?, ?, ?)",
-        [userid, goodsid, nowToTheSecond()],
-      );
-      return result.insertId;
-    },
-    async listByUser(userid, page) {
-      const { tail, values } = inIdOrder(["userid = ?"], [userid], page);
-      const rows = await db.run<RowDataPacket[]>(`SELECT id, userid, goodsid, date FROM purchases${tail}`, values);
-      return rows.map((row) => ({ ...row }) as Purchase);
-    },
-  };
-}
-
-/** Connects, prepares the tables the caller names (creating missing ones, checking existing ones). */
-export async function mysqlStore(
+export async function openMysql<S>(
   url: string,
-  tables: TableName[],
   log: Logger,
+  open: (db: MysqlDatabase) => Promise<S>,
   options: MysqlOptions = {},
-): Promise<Store> {
+): Promise<OpenedStore<S>> {
   const timeoutMs = options.operationTimeoutMs ?? 2000;
+  const poolSize = options.poolSize ?? 10;
   const pool = mysql.createPool({
     uri: url,
-    connectionLimit: options.poolSize ?? 10,
+    connectionLimit: poolSize,
     connectTimeout: timeoutMs,
     // A flood while the database is away fails at once instead of queueing without bound.
     queueLimit: 1000,
-    // DATETIME values are read and written as UTC: with the explicit dates above, ISO output is exact.
+    // DATETIME values are read and written as UTC: with explicit dates, ISO output is exact.
     timezone: "Z",
     dateStrings: false,
     enableKeepAlive: true,
@@ -267,18 +139,13 @@ export async function mysqlStore(
   // A pool emits errors of idle connections (the server went away); they are handled at the next query.
   pool.on("connection", (connection) => connection.on("error", (error) => log.debug("mysql connection", error.code)));
   const db = new Database(pool, timeoutMs);
+  let store: S;
   try {
-    for (const table of tables) await prepareTable(db, table);
+    store = await open(db);
   } catch (error) {
     await db.close();
     const detail = error instanceof StoreError ? (error.cause as Error)?.message : (error as Error).message;
     throw new Error(`MySQL at ${describeUrl(url)}: ${detail}`);
   }
-  return {
-    description: `MySQL at ${describeUrl(url)}, pool of ${options.poolSize ?? 10}`,
-    goods: goodsStore(db),
-    members: membersStore(db),
-    purchases: purchasesStore(db),
-    close: () => db.close(),
-  };
+  return { store, description: `MySQL at ${describeUrl(url)}, pool of ${poolSize}`, close: () => db.close() };
 }

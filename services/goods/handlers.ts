@@ -1,0 +1,19 @@
+/** Goods' answers: add, list (paged), remove. */
+import { type Handlers, PAGING_ADVICE, ServiceError } from "../../mod.ts";
+import type { goods } from "./contract.ts";
+import type { GoodsStore } from "./store.ts";
+
+export function goodsHandlers(store: GoodsStore): Handlers<typeof goods> {
+  return {
+    "POST/goods": async (params) => void await store.add(params),
+    "GET/goods": {
+      async handle({ limit, after }) {
+        const results = await store.list({ limit, after });
+        if (results.length === 0) throw new ServiceError("no data");
+        return { results };
+      },
+      tooLargeAdvice: PAGING_ADVICE,
+    },
+    "DELETE/goods": async ({ id }) => void await store.remove(id),
+  };
+}
