@@ -22,7 +22,15 @@ export {
   type RouteSpec,
   type Success,
 } from "./lib/contract/contract.ts";
-export { integer, LONG_TEXT_CHARS, MAX_PAGE_ROWS, page, PAGING_ADVICE, text } from "./lib/service/params.ts";
+export {
+  integer,
+  integerList,
+  LONG_TEXT_CHARS,
+  MAX_PAGE_ROWS,
+  page,
+  PAGING_ADVICE,
+  text,
+} from "./lib/service/params.ts";
 
 // Running it: handlers, their context, calls to other services, failures, bounded work.
 export { DEFAULT_CALL_TIMEOUT_MS } from "./lib/service/caller.ts";

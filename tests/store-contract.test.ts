@@ -87,6 +87,19 @@ function contract(
       assert.deepEqual((await store.goods.list({ after: ids[2], limit: 1 })).map((goods) => goods.id), [ids[4]]);
     });
 
+    it("goods: looks up several ids at once, in id order, leaving out ids with no goods", async () => {
+      const a = await store.goods.add({ name: "look a", category: "lookup", price: 1, description: "da" });
+      const b = await store.goods.add({ name: "look b", category: "lookup", price: 2, description: "db" });
+      const gone = await store.goods.add({ name: "gone", category: "lookup", price: 3, description: "" });
+      await store.goods.remove(gone);
+      assert.deepEqual(await store.goods.lookup([b, 987654, gone, a, b]), [
+        { id: a, name: "look a", category: "lookup", price: 1, description: "da" },
+        { id: b, name: "look b", category: "lookup", price: 2, description: "db" },
+      ]);
+      assert.deepEqual(await store.goods.lookup([]), []);
+      assert.deepEqual(await store.goods.lookup([gone]), []);
+    });
+
     it("members: unique usernames, find, remove", async () => {
       const id = await store.members.add("kim", "hash-1");
       assert.equal(typeof id, "number");

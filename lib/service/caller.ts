@@ -103,7 +103,8 @@ function callDeadline(requestDeadline: number, timeoutMs: number | undefined): n
   const own = now + (timeoutMs ?? (requestDeadline === Infinity ? DEFAULT_CALL_TIMEOUT_MS : Infinity));
   const left = requestDeadline - now;
   const inherited = requestDeadline - Math.min(Math.max(left, 0) * RESERVE_SHARE, MAX_RESERVE_MS);
-  return Math.min(own, inherited);
+  // Whole milliseconds: the deadline is sent as the ms left, and read in messages.
+  return Math.floor(Math.min(own, inherited));
 }
 
 function failure(errormessage: string): Answer<never> {

@@ -38,3 +38,18 @@ export const page = {
 
 /** What a client whose list was too large to send should do instead. */
 export const PAGING_ADVICE = "use paging (limit, after)";
+
+/**
+ * A list of 1 to `maxItems` integers: an array over the mesh, or `1,2,3` in a query string, where every value
+ * is text.
+ */
+export function integerList(maxItems: number) {
+  const listed = v.pipe(
+    v.string(),
+    v.maxLength(maxItems * 12),
+    v.regex(/^\s*[-+]?\d{1,10}\s*(,\s*[-+]?\d{1,10}\s*)*$/),
+    v.transform((list) => list.split(",").map(Number)),
+    v.check((numbers) => numbers.every((number) => number >= INT_MIN && number <= INT_MAX)),
+  );
+  return v.pipe(v.union([v.array(integer()), listed]), v.minLength(1), v.maxLength(maxItems));
+}

@@ -1,6 +1,15 @@
-/** What goods serves (docs/protocol.md §5), declared once: its handlers, its callers and HTTP clients take their types from it. */
+/**
+ * What goods serves (docs/protocol.md §5), declared once: its handlers, the services that call it and HTTP
+ * clients take their types from it.
+ */
 import * as v from "valibot";
-import { defineService, integer, LONG_TEXT_CHARS, page, text } from "../../mod.ts";
+import { defineService, integer, integerList, LONG_TEXT_CHARS, page, text } from "../../mod.ts";
+
+/**
+ * Ids one lookup may ask for: even with names and categories of 128 `¶` each (6 bytes once escaped), the
+ * answer stays under the mesh's 1 MiB frame limit.
+ */
+export const MAX_LOOKUP_IDS = 256;
 
 const summary = { id: v.number(), name: v.string(), category: v.string(), price: v.number() };
 
@@ -14,4 +23,9 @@ export const goods = defineService("goods", {
     answer: v.object({ results: v.array(v.object({ ...summary, description: v.string() })) }),
   },
   "DELETE/goods": { params: v.object({ id: integer() }), answer: v.object({}) },
+  /** Several goods at once, by id (`ids=1,2,3` over HTTP), in id order; an id with no goods is left out. */
+  "GET/goods/lookup": {
+    params: v.object({ ids: integerList(MAX_LOOKUP_IDS) }),
+    answer: v.object({ results: v.array(v.object(summary)) }),
+  },
 });

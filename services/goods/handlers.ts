@@ -1,4 +1,4 @@
-/** Goods' answers: add, list (paged), remove. */
+/** Goods' answers: add, list (paged), remove, and look several up at once for other services. */
 import { type Handlers, PAGING_ADVICE, ServiceError } from "../../mod.ts";
 import type { goods } from "./contract.ts";
 import type { GoodsStore } from "./store.ts";
@@ -15,5 +15,9 @@ export function goodsHandlers(store: GoodsStore): Handlers<typeof goods> {
       tooLargeAdvice: PAGING_ADVICE,
     },
     "DELETE/goods": async ({ id }) => void await store.remove(id),
+    "GET/goods/lookup": async ({ ids }) => {
+      const found = await store.lookup(ids);
+      return { results: found.map(({ id, name, category, price }) => ({ id, name, category, price })) };
+    },
   };
 }

@@ -13,6 +13,8 @@ export interface GoodsStore {
   add(goods: Omit<Goods, "id">): Promise<number>;
   /** In id order. */
   list(page?: Page): Promise<Goods[]>;
+  /** The goods of those ids that exist, in id order. */
+  lookup(ids: readonly number[]): Promise<Goods[]>;
   remove(id: number): Promise<void>;
 }
 
@@ -23,6 +25,10 @@ export function memoryGoods(): GoodsStore {
   return {
     add: (goods) => Promise.resolve(table.insert(goods)),
     list: (page) => Promise.resolve(table.select(page)),
+    lookup(ids) {
+      const rows = [...new Set(ids)].sort((a, b) => a - b).flatMap((id) => table.rows.get(id) ?? []);
+      return Promise.resolve(rows.map((row) => ({ ...row })));
+    },
     remove: (id) => Promise.resolve(void table.rows.delete(id)),
   };
 }
@@ -56,6 +62,10 @@ export async function mysqlGoods(db: MysqlDatabase): Promise<GoodsStore> {
     list(page) {
       const { tail, values } = inIdOrder([], [], page);
       return select(tail, values);
+    },
+    lookup(ids) {
+      // mysql2 expands an array placeholder into a list: `IN (?)` with [1, 2] is `IN (1, 2)`.
+      return ids.length === 0 ? Promise.resolve([]) : select(" WHERE id IN (?) ORDER BY id", [[...ids]]);
     },
     async remove(id) {
       await db.run("DELETE FROM goods WHERE id = ?", [id]);

@@ -12,4 +12,17 @@ export const purchases = defineService("purchases", {
     params: v.object({ userid: integer(), ...page }),
     answer: v.object({ results: v.array(v.object(purchase)) }),
   },
+  /**
+   * The same, each with the goods bought as goods knows it now (asked over the mesh), or `null` when that goods
+   * no longer exists. When goods cannot be reached, a failure that says so.
+   */
+  "GET/purchases/history": {
+    params: v.object({ userid: integer(), ...page }),
+    answer: v.object({
+      results: v.array(v.object({
+        ...purchase,
+        goods: v.nullable(v.object({ name: v.string(), category: v.string(), price: v.number() })),
+      })),
+    }),
+  },
 });
