@@ -55,10 +55,6 @@ export class MeshCaller {
     this.#mesh = mesh;
   }
 
-  get calls(): boolean {
-    return this.#routes.size > 0;
-  }
-
   async call(
     route: RouteKey,
     params: Record<string, unknown>,

@@ -133,7 +133,7 @@ export async function startService<C extends Contract, U extends Contract = neve
       const peers = () => [...server.connections].filter((connection) => pilcrowPeers.has(connection)).length;
       while ((inFlight > 0 || peers() > 0) && Date.now() < deadline) await delay(20);
       if (inFlight > 0 || peers() > 0) {
-        log.warn("drain timeout", `${inFlight} request(s) in flight, ${peers()} gateway connection(s) open`);
+        log.warn("drain timeout", `${inFlight} request(s) in flight, ${peers()} peer connection(s) open`);
       }
       mesh.close();
       await server.close();
