@@ -38,38 +38,42 @@ interface AnswerPacket {
 /** Bytes of the `¶` that ends a frame, which the decoder's limit does not count. */
 const FRAME_END_BYTES = 2;
 
-/** Resolves to the answer's frame, or undefined for a request dropped unrun; never rejects. */
+/**
+ * Resolves to a function that gives the answer's frame, or to undefined for a request dropped unrun; never
+ * rejects. The frame is built only when it is sent: a burst of big answers to a peer that is being dropped
+ * (it does not read) must not all be encoded and held at once — only those sent before it is dropped are.
+ */
 export function answerer(
   routes: Record<string, Route>,
   log: Logger,
-): (packet: Packet, context: RequestContext<Contract>) => Promise<string | undefined> {
+): (packet: Packet, context: RequestContext<Contract>) => Promise<(() => string) | undefined> {
   return async (packet, context) => {
     const key = keyOf(packet);
     if (typeof packet.method !== "string" || typeof packet.uri !== "string") {
-      return frameText(failure(key, "a request needs a string uri and method"));
+      return () => frameText(failure(key, "a request needs a string uri and method"));
     }
     const routeKey = `${packet.method}${packet.uri}`;
     const route = Object.hasOwn(routes, routeKey) ? routes[routeKey] : undefined;
-    if (!route) return frameText(failure(key, `unknown route ${routeKey.slice(0, 100)}`));
+    if (!route) return () => frameText(failure(key, `unknown route ${routeKey.slice(0, 100)}`));
     const parsed = v.safeParse(route.params, isRecord(packet.params) ? packet.params : {});
-    if (!parsed.success) return frameText(failure(key, INVALID_PARAMETERS));
+    if (!parsed.success) return () => frameText(failure(key, INVALID_PARAMETERS));
     let answer: AnswerPacket;
     try {
       answer = { key, errorcode: 0, errormessage: "success", ...await route.handle(parsed.output, context) };
     } catch (error) {
       // Nobody waits for it (the caller's deadline passed before its turn): an answer would only be noise.
       if (error instanceof DeadlinePassedError) return void log.debug("deadline passed, not run", routeKey);
-      if (error instanceof ServiceBusyError) return frameText(busy(key, error.message));
-      if (error instanceof ServiceError) return frameText(failure(key, error.message));
+      if (error instanceof ServiceBusyError) return () => frameText(busy(key, error.message));
+      if (error instanceof ServiceError) return () => frameText(failure(key, error.message));
       // Details (driver errors may quote SQL) go to the log only; the client gets a short message.
       if (error instanceof StoreError) {
         log.error("database error", routeKey, (error.cause as Error)?.message ?? error.cause);
-        return frameText(failure(key, error.message));
+        return () => frameText(failure(key, error.message));
       }
       log.error("internal error", routeKey, error);
-      return frameText(failure(key, "Internal Error"));
+      return () => frameText(failure(key, "Internal Error"));
     }
-    return sendableFrame(answer, routeKey, route.tooLargeAdvice, log);
+    return () => sendableFrame(answer, routeKey, route.tooLargeAdvice, log);
   };
 }
 

@@ -101,7 +101,7 @@ export async function startService<C extends Contract, U extends Contract = neve
       };
       inFlight++;
       void answer(packet, context)
-        .then((frame) => frame !== undefined && connection.sendFrame(frame))
+        .then((frame) => frame !== undefined && !connection.closed && connection.sendFrame(frame()))
         .finally(() => inFlight--);
     },
   });

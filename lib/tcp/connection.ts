@@ -113,8 +113,9 @@ export class PacketConnection {
     };
   }
 
+  /** Closed, or being closed: nothing sent now would reach the peer. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#closed || this.#destroyed;
   }
 
   /** When bytes last came from the peer (Date.now()): how heartbeats tell a quiet peer from a gone one. */
@@ -124,6 +125,8 @@ export class PacketConnection {
 
   /** Queues a packet; it goes out with everything else queued in this event-loop turn. */
   send(packet: Packet): boolean {
+    // Before encoding: a peer that is being dropped must not cost the encoding of what it will never get.
+    if (this.closed) return false;
     let frame: string;
     try {
       frame = frameText(packet);
