@@ -1,5 +1,5 @@
 /**
- * The book's API client (its `test.js`, SPEC §6): the members, goods and purchases requests, in order, through the
+ * The book's API client (its `test.js`, docs/protocol.md §6): the members, goods and purchases requests, in order, through the
  * gateway, each printed as the book prints it — the request's options, a space, the response body — and `done`.
  *
  *   npx tsx scripts/api-client.ts [BASE_URL] [--host HOST] [--port PORT]     (default http://127.0.0.1:8000)

@@ -1,5 +1,5 @@
 /**
- * Book-protocol instances through a distributor restart (issue 11, item 9; SPEC §3: routing never stops while
+ * Book-protocol instances through a distributor restart (issue 11, item 9; docs/protocol.md §3: routing never stops while
  * the distributor is away). A real Pilcrow distributor, gateway and goods, and a node written like the book's:
  * a plain node:net service, and a distributor client that registers on connect and, on a 3-second timer,
  * reconnects whenever its connection is down — so after a restart it is missing from the list for up to 3 s.

@@ -1,5 +1,5 @@
 /**
- * The ¶ wire codec (SPEC §2): frames are split on bytes, so every way a TCP stream can be cut into chunks
+ * The ¶ wire codec (docs/protocol.md §2): frames are split on bytes, so every way a TCP stream can be cut into chunks
  * must decode to the same packets, in order, with no problems.
  */
 import assert from "node:assert/strict";

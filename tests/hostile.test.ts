@@ -1,5 +1,5 @@
 /**
- * Hostile input, as a black box (SPEC §3 "no input may crash it", §4, §5): garbage, cut-off, oversized, deeply
+ * Hostile input, as a black box (docs/protocol.md §3 "no input may crash it", §4, §5): garbage, cut-off, oversized, deeply
  * nested and ill-typed packets, floods, connection churn and a peer that never reads, sent straight to every TCP
  * port (the distributor and each service); random HTTP to the gateway. After each kind every process must still
  * be up and serving, and at the end none may have grown by more than a bound. Everything random comes from one

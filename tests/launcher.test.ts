@@ -58,7 +58,7 @@ describe("launcher", () => {
   });
 
   it(
-    "serves the book's API client: the eight answers of SPEC §6 in order, printed as the book prints them",
+    "serves the book's API client: the eight answers of docs/protocol.md §6 in order, printed as the book prints them",
     SLOW,
     async () => {
       const { code, output } = await runApiClient(gatewayPort);
@@ -175,7 +175,7 @@ describe("launch plan", () => {
     return [plan.distributor, ...plan.nodes].map(({ name, port }) => `${name}:${port}`);
   };
 
-  it("runs SPEC §1's processes on their ports, on the launcher's runtime unless told otherwise", () => {
+  it("runs docs/protocol.md §1's processes on their ports, on the launcher's runtime unless told otherwise", () => {
     assert.deepEqual(ports([]), ["distributor:9000", "gate:8000", "goods:9010", "members:9020", "purchases:9030"]);
     assert.equal(parseLaunchPlan([], "deno").runtime, "deno");
     assert.equal(parseLaunchPlan(["--runtime", "bun"], "deno").runtime, "bun");

@@ -144,7 +144,7 @@ describe("system on a MariaDB that goes away", { skip: skipWithoutMariadb }, () 
   }, SLOW);
 
   it(
-    "answers the SPEC §6 flow with errorcode 0 and dates the purchase in UTC, whatever the time zones",
+    "answers the docs/protocol.md §6 flow with errorcode 0 and dates the purchase in UTC, whatever the time zones",
     SLOW,
     async () => {
       const bodies = await runSpecFlow(system);

@@ -1,4 +1,4 @@
-/** The whole system on MySQL (a fresh database on a real MariaDB): the SPEC §6 flow, concurrency, what is stored. */
+/** The whole system on MySQL (a fresh database on a real MariaDB): the docs/protocol.md §6 flow, concurrency, what is stored. */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createTestDatabase, skipWithoutMysql, type TestDatabase } from "./support/mysql.ts";
@@ -19,7 +19,7 @@ describe("system on MySQL", { skip: skipWithoutMysql }, () => {
     await database?.drop();
   });
 
-  it("answers the SPEC §6 flow with every errorcode 0, and keeps the rows in the database", async () => {
+  it("answers the docs/protocol.md §6 flow with every errorcode 0, and keeps the rows in the database", async () => {
     const bodies = await runSpecFlow(system);
     assert.deepEqual(
       bodies.map((body) => [body.key, body.errorcode, body.errormessage]),

@@ -1,4 +1,4 @@
-/** The whole system on the embedded store, as a black box: real processes, real HTTP and TCP (SPEC §4–§6). */
+/** The whole system on the embedded store, as a black box: real processes, real HTTP and TCP (docs/protocol.md §4–§6). */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { BookPeer, registration } from "./support/book-peer.ts";
@@ -42,7 +42,7 @@ function systemSuite(mesh: Mesh) {
     });
     after(() => system?.stop());
 
-    it("answers the SPEC §6 flow with exactly the book's bodies", async () => {
+    it("answers the docs/protocol.md §6 flow with exactly the book's bodies", async () => {
       const bodies = await runSpecFlow(system);
       const success = (key: number) => ({ key, errorcode: 0, errormessage: "success" });
       assert.deepEqual(bodies.slice(0, 2), [success(0), success(1)]);

@@ -16,7 +16,7 @@ type Service = typeof SERVICES[number];
 /** Each role is an entry point in services/ (`services/<role>.ts`). */
 export type Role = "distributor" | "gate" | Service;
 
-/** SPEC §1. */
+/** docs/protocol.md §1. */
 const DEFAULT_PORTS: Record<Role, number> = {
   distributor: 9000,
   gate: 8000,

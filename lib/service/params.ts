@@ -29,7 +29,7 @@ export const MAX_PAGE_ROWS = 1000;
 
 /**
  * Optional paging of a list that can grow: `limit` rows (1–1000) whose id is above `after`. Without them a
- * list is whole, as the book answers it (SPEC §5).
+ * list is whole, as the book answers it (docs/protocol.md §5).
  */
 export const page = {
   limit: v.optional(v.pipe(integer(), v.minValue(1), v.maxValue(MAX_PAGE_ROWS))),

@@ -1,5 +1,5 @@
 /**
- * The ¶ wire format (SPEC §2): each packet is its UTF-8 JSON text followed by `¶` (bytes C2 B6).
+ * The ¶ wire format (docs/protocol.md §2): each packet is its UTF-8 JSON text followed by `¶` (bytes C2 B6).
  * Frames are split on bytes, never on decoded text, so a TCP chunk may end anywhere — inside a
  * multi-byte character or between the two bytes of `¶` itself.
  */

@@ -1,4 +1,4 @@
-/** The packets of SPEC §2. Fields are optional on the wire: peers written for the book may omit any. */
+/** The packets of docs/protocol.md §2. Fields are optional on the wire: peers written for the book may omit any. */
 export type Method = "GET" | "POST" | "PUT" | "DELETE";
 
 export interface Packet {

@@ -106,7 +106,7 @@ export async function call(
   return { status: response.status, body: parsed };
 }
 
-/** SPEC §6: the book's API client's requests, in order. */
+/** docs/protocol.md §6: the book's API client's requests, in order. */
 export const SPEC_FLOW: [method: string, path: string, body?: unknown][] = [
   ["DELETE", "/members?username=test_account"],
   ["POST", "/members", { username: "test_account", password: "1234", passwordConfirm: "1234" }],
@@ -118,7 +118,7 @@ export const SPEC_FLOW: [method: string, path: string, body?: unknown][] = [
   ["GET", "/purchases?userid=1"],
 ];
 
-/** Runs the SPEC §6 flow through the gateway; every answer must be HTTP 200. Returns the bodies. */
+/** Runs the docs/protocol.md §6 flow through the gateway; every answer must be HTTP 200. Returns the bodies. */
 export async function runSpecFlow(system: System): Promise<Json[]> {
   const bodies: Json[] = [];
   for (const [method, path, body] of SPEC_FLOW) {
