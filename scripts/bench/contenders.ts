@@ -1,6 +1,7 @@
 /**
  * The servers under test, each started as real processes on free ports on 127.0.0.1: the whole Pilcrow system on
- * one runtime, the bare Hono app, Moleculer with moleculer-web (on Node), and the TCP echo server.
+ * one runtime, the bare Hono app, Moleculer with moleculer-web (on Node), the TCP echo server, and two services
+ * that call each other through a distributor.
  */
 import type { RuntimeName } from "../../lib/runtime/mod.ts";
 import { type RunningProcess, startProcess, stopAll } from "../../tests/support/processes.ts";
@@ -51,6 +52,28 @@ export async function startTcpEcho(runtime: RuntimeName): Promise<Contender> {
     processes: new Map([["tcp-echo", echo]]),
     requestPath: ["tcp-echo"],
     stop: async () => void await echo.stop(),
+  };
+}
+
+/** A distributor, then the callee and the caller of the call figure (call-callee.ts, call-caller.ts); `url` is the caller's. */
+export async function startCallPair(runtime: RuntimeName): Promise<Contender> {
+  const distributor = await startProcess("distributor.ts", ["0"], { runtime });
+  const meshArgs = ["--distributor", `127.0.0.1:${distributor.port}`];
+  const started = [distributor];
+  try {
+    for (const name of ["call-callee", "call-caller"]) {
+      started.push(await startProcess(`scripts/bench/${name}.ts`, ["0", ...meshArgs], { runtime }));
+    }
+  } catch (error) {
+    await stopAll(started);
+    throw error;
+  }
+  const [, callee, caller] = started;
+  return {
+    url: `tcp://127.0.0.1:${caller.port}`,
+    processes: new Map([["distributor", distributor], ["callee", callee], ["caller", caller]]),
+    requestPath: ["caller", "callee"],
+    stop: () => stopAll([caller, callee, distributor]),
   };
 }
 

@@ -1,14 +1,20 @@
 /**
- * `npm run bench [-- --quick] [-- --seconds N] [-- --runtimes node,bun,deno]`: the full run measures each HTTP
- * figure for 10 s after a 3 s warm-up; `--quick` takes 3 s after 1 s, for a check that everything works.
+ * `npm run bench [-- --quick] [-- --seconds N] [-- --runtimes node,bun,deno] [-- --calls-only]`: the full run
+ * measures each HTTP figure and each call figure for 10 s after a 3 s warm-up; `--quick` takes 3 s after 1 s, for
+ * a check that everything works; `--calls-only` measures only the calls between two services.
  */
 import { parseArgs } from "node:util";
 import type { RuntimeName } from "../../lib/runtime/mod.ts";
+import type { CallSettings } from "./calls.ts";
 import type { LoadSettings } from "./wrk.ts";
 
 export interface BenchOptions {
   runtimes: RuntimeName[];
   http: LoadSettings;
+  /** Calls from one service to another through the mesh: as long as the HTTP figures, one at a time and in flight. */
+  calls: CallSettings;
+  /** Only the call figures: no HTTP, Moleculer, codec, TCP hop or memory figures (and no need for wrk). */
+  callsOnly: boolean;
   /** Seconds each in-process codec figure runs, and each TCP hop figure. */
   codecSeconds: number;
   tcpSeconds: number;
@@ -25,6 +31,7 @@ export function parseBenchOptions(args: string[]): BenchOptions {
     args,
     options: {
       quick: { type: "boolean", default: false },
+      "calls-only": { type: "boolean", default: false },
       seconds: { type: "string" },
       runtimes: { type: "string", default: RUNTIMES.join(",") },
     },
@@ -41,6 +48,8 @@ export function parseBenchOptions(args: string[]): BenchOptions {
   return {
     runtimes: runtimes as RuntimeName[],
     http: { threads: 1, connections: 50, warmupSeconds: quick ? 1 : 3, seconds },
+    calls: { warmupSeconds: quick ? 1 : 3, seconds, inFlight: 100 },
+    callsOnly: values["calls-only"] === true,
     codecSeconds: quick ? 1 : 3,
     tcpSeconds: quick ? 1 : 5,
     tcpInFlight: 100,

@@ -1,5 +1,6 @@
 /** The report: every figure of one run as Markdown tables, ratios and goals computed from that run's figures only. */
 import type { RuntimeName } from "../../lib/runtime/mod.ts";
+import type { CallFigure, CallResult } from "./calls.ts";
 import type { Machine } from "./machine.ts";
 import type { BenchOptions } from "./options.ts";
 import type { LoadResult } from "./wrk.ts";
@@ -31,6 +32,7 @@ export interface Results {
   gateway: Partial<Record<RuntimeName, HttpFigure>>;
   bare: Partial<Record<RuntimeName, HttpFigure>>;
   moleculer?: { versions: string; result: HttpFigure };
+  calls: Partial<Record<RuntimeName, CallResult>>;
   codec: Partial<Record<RuntimeName, CodecResult>>;
   tcp: Partial<Record<RuntimeName, TcpHopResult>>;
   /** MiB per process name. */
@@ -44,7 +46,7 @@ const count = (value: number) => Math.round(value).toLocaleString("en-US");
 const ms = (value: number) => value.toFixed(2);
 const times = (value: number) => `${value.toFixed(2)}×`;
 const percent = (value: number) => `${Math.round(value * 100)}%`;
-const cpu = (figure: HttpFigure) =>
+const cpu = (figure: { cpu: Record<string, number> }) =>
   Object.entries(figure.cpu).map(([name, share]) => `${name} ${percent(share)}`).join(" + ");
 const requests = (result: LoadResult) =>
   count(result.requestsPerSecond) + (result.errors ? ` (${result.errors} errors)` : "");
@@ -58,7 +60,7 @@ function table(header: string[], rows: string[][]): string {
 function header(results: Results): string {
   const { machine, options } = results;
   const { http } = options;
-  return [
+  const lines = [
     `Pilcrow benchmark, ${results.startedAt.toISOString()} (${Math.round(results.seconds)} s in all)`,
     "",
     `- machine: ${machine.cores} cores, ${machine.cpuModel}, ${
@@ -68,6 +70,10 @@ function header(results: Results): string {
     + (machine.busyBefore > 0.1 ? " (other work was running: it skews every figure below)" : ""),
     `- code: ${machine.code}`,
     `- runtimes: Node ${machine.runtimes.node}, Bun ${machine.runtimes.bun}, Deno ${machine.runtimes.deno}`,
+  ];
+  if (options.callsOnly) return [...lines, "- calls between two services only (`--calls-only`)"].join("\n");
+  return [
+    ...lines,
     `- load generator: ${results.loadGenerator}, ${http.threads} thread, ${http.connections} connections (keep-alive), `
     + `${http.warmupSeconds} s warm-up then ${http.seconds} s measured per figure`,
     `- the load generator runs on the same ${machine.cores} cores as the servers it measures: every HTTP figure is what `
@@ -96,6 +102,7 @@ function httpSection(results: Results): string {
       percent(gateway.requestsPerSecond / bare.requestsPerSecond),
     ]);
   }
+  if (rows.length === 0) return "";
   return [
     "GET /goods: through the gateway (whole system on one runtime, embedded store) and from a bare Hono app",
     "",
@@ -114,6 +121,39 @@ function httpSection(results: Results): string {
       ],
       rows,
     ),
+  ].join("\n");
+}
+
+function callsSection(results: Results): string {
+  const { calls } = results.options;
+  const figure = (call: CallFigure) => [
+    count(call.callsPerSecond) + (call.failures ? ` (${call.failures} failed)` : ""),
+    ms(call.p50Ms),
+    ms(call.p99Ms),
+    cpu(call),
+  ];
+  const rows: string[][] = [];
+  for (const runtime of results.options.runtimes) {
+    const result = results.calls[runtime];
+    if (result) rows.push([LABEL[runtime], ...figure(result.oneAtATime), ...figure(result.inFlight)]);
+  }
+  if (rows.length === 0) return "";
+  return [
+    "Calls between two services (distributor, callee and caller on one runtime): the caller's handler calls the "
+    + "callee's route with `context.call` and times each call around it; the callee answers the same 10 goods as "
+    + `GET /goods. ${calls.warmupSeconds} s warm-up then ${calls.seconds} s measured per figure`,
+    "",
+    table([
+      "runtime",
+      "calls/s (one at a time)",
+      "p50 ms",
+      "p99 ms",
+      "CPU (of one core)",
+      `calls/s (${calls.inFlight} in flight)`,
+      "p50 ms",
+      "p99 ms",
+      "CPU",
+    ], rows),
   ].join("\n");
 }
 
@@ -159,6 +199,7 @@ function wireSection(results: Results): string {
       count(tcp.oneAtATime),
     ]);
   }
+  if (rows.length === 0) return "";
   return [
     `The wire alone: codec in process (a ${frameBytes}-byte packet); TCP hop between two processes on the same runtime `
     + `(PacketClient → listenPackets echo server, the gateway's request packet), ${options.tcpInFlight} in flight and `
@@ -183,6 +224,7 @@ function rssSection(results: Results): string {
     const total = PROCESSES.reduce((sum, name) => sum + rss[name], 0);
     rows.push([LABEL[runtime], ...PROCESSES.map((name) => rss[name].toFixed(1)), total.toFixed(1)]);
   }
+  if (rows.length === 0) return "";
   return [
     `Idle memory (VmRSS, MiB) of each process, ${
       results.options.settleMs / 1000
@@ -217,11 +259,12 @@ function goalsSection(results: Results): string {
   if (codec) {
     rows.push(["codec ≥ 300k packets/s on Node", count(codec.encodeDecode), verdict(codec.encodeDecode >= 300_000)]);
   }
+  if (rows.length === 0) return "";
   return ["Goals (from the figures above)", "", table(["goal", "this run", "verdict"], rows)].join("\n");
 }
 
 export function renderReport(results: Results): string {
-  return [header, httpSection, moleculerSection, wireSection, rssSection, goalsSection]
+  return [header, httpSection, callsSection, moleculerSection, wireSection, rssSection, goalsSection]
     .map((section) => section(results))
     .filter((text) => text !== "")
     .join("\n\n") + "\n";

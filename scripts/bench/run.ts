@@ -1,13 +1,22 @@
 /**
  * `npm run bench`: every figure of BENCHMARKS.md, measured in one run on this machine, printed as one report on
- * stdout (progress goes to stderr). Per runtime: the gateway and the bare Hono app under wrk, and the idle memory of
- * each process; Moleculer on Node; the codec and the TCP hop on their own. See options.ts for `--quick`.
+ * stdout (progress goes to stderr). Per runtime: the gateway and the bare Hono app under wrk, the idle memory of
+ * each process, and calls between two services; Moleculer on Node; the codec and the TCP hop on their own. See
+ * options.ts for `--quick` and `--calls-only`.
  */
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import { commandLineArguments, exit, onShutdownSignal, type RuntimeName } from "../../lib/runtime/mod.ts";
 import { delay, ROOT } from "../../tests/support/processes.ts";
-import { type Contender, startBareHono, startMoleculer, startPilcrow, startTcpEcho } from "./contenders.ts";
+import { measureCalls } from "./calls.ts";
+import {
+  type Contender,
+  startBareHono,
+  startCallPair,
+  startMoleculer,
+  startPilcrow,
+  startTcpEcho,
+} from "./contenders.ts";
 import { checkList, postGoods } from "./goods-client.ts";
 import { describeMachine } from "./machine.ts";
 import { measureInChild } from "./measure-child.ts";
@@ -42,10 +51,13 @@ function packageVersion(name: string): string {
 
 const options = parseBenchOptions(commandLineArguments());
 // First, so that a machine without wrk hears so at once, in one line.
-const loadGenerator = await wrkVersion().then((version) => `wrk ${version}`, (error: Error) => {
-  progress(error.message);
-  return exit(1);
-});
+const loadGenerator = options.callsOnly ? "none (call figures only)" : await wrkVersion().then(
+  (version) => `wrk ${version}`,
+  (error: Error) => {
+    progress(error.message);
+    return exit(1);
+  },
+);
 const started = Date.now();
 const results: Results = {
   startedAt: new Date(started),
@@ -56,6 +68,7 @@ const results: Results = {
   bodyBytes: 0,
   gateway: {},
   bare: {},
+  calls: {},
   codec: {},
   tcp: {},
   rss: {},
@@ -79,28 +92,16 @@ async function measureGoods(contender: Contender, what: string): Promise<HttpFig
   return { ...result, cpu };
 }
 
-for (const runtime of options.runtimes) {
-  progress(`${runtime}: starting distributor, gate, goods, members, purchases`);
-  await using(startPilcrow(runtime), async (pilcrow) => {
-    await delay(options.settleMs);
-    results.rss[runtime] = Object.fromEntries(
-      [...pilcrow.processes].map(([name, member]) => [name, residentMiB(member.child.pid)]),
+async function measureServiceCalls(): Promise<void> {
+  const { seconds, warmupSeconds, inFlight } = options.calls;
+  for (const runtime of options.runtimes) {
+    progress(
+      `${runtime}: calls between two services, ${warmupSeconds} s warm-up, ${seconds} s measured, one at a time `
+        + `then ${inFlight} in flight`,
     );
-    await postGoods(pilcrow.url);
-    results.bodyBytes = await checkList(pilcrow.url);
-    results.gateway[runtime] = await measureGoods(pilcrow, `${runtime}: gateway`);
-  });
-  results.bare[runtime] = await using(startBareHono(runtime), (bare) => measureGoods(bare, `${runtime}: bare Hono`));
+    results.calls[runtime] = await using(startCallPair(runtime), (pair) => measureCalls(pair, options.calls));
+  }
 }
-
-progress("node: starting Moleculer (gateway, goods)");
-results.moleculer = await using(startMoleculer(), async (moleculer) => {
-  await postGoods(moleculer.url);
-  return {
-    versions: `${packageVersion("moleculer")} + moleculer-web ${packageVersion("moleculer-web")}`,
-    result: await measureGoods(moleculer, "node: Moleculer"),
-  };
-});
 
 function measureTcpHop(runtime: RuntimeName): Promise<TcpHopResult> {
   return using(startTcpEcho(runtime), (echo) =>
@@ -112,16 +113,46 @@ function measureTcpHop(runtime: RuntimeName): Promise<TcpHopResult> {
     ));
 }
 
-for (const runtime of options.runtimes) {
-  progress(`${runtime}: codec, then TCP hop`);
-  results.codec[runtime] = await measureInChild<CodecResult>(
-    "scripts/bench/codec.ts",
-    [String(options.codecSeconds)],
-    runtime,
-    (options.codecSeconds * 4 + 30) * 1000,
-  );
-  results.tcp[runtime] = await measureTcpHop(runtime);
+async function measureEverything(): Promise<void> {
+  for (const runtime of options.runtimes) {
+    progress(`${runtime}: starting distributor, gate, goods, members, purchases`);
+    await using(startPilcrow(runtime), async (pilcrow) => {
+      await delay(options.settleMs);
+      results.rss[runtime] = Object.fromEntries(
+        [...pilcrow.processes].map(([name, member]) => [name, residentMiB(member.child.pid)]),
+      );
+      await postGoods(pilcrow.url);
+      results.bodyBytes = await checkList(pilcrow.url);
+      results.gateway[runtime] = await measureGoods(pilcrow, `${runtime}: gateway`);
+    });
+    results.bare[runtime] = await using(startBareHono(runtime), (bare) => measureGoods(bare, `${runtime}: bare Hono`));
+  }
+
+  await measureServiceCalls();
+
+  progress("node: starting Moleculer (gateway, goods)");
+  results.moleculer = await using(startMoleculer(), async (moleculer) => {
+    await postGoods(moleculer.url);
+    return {
+      versions: `${packageVersion("moleculer")} + moleculer-web ${packageVersion("moleculer-web")}`,
+      result: await measureGoods(moleculer, "node: Moleculer"),
+    };
+  });
+
+  for (const runtime of options.runtimes) {
+    progress(`${runtime}: codec, then TCP hop`);
+    results.codec[runtime] = await measureInChild<CodecResult>(
+      "scripts/bench/codec.ts",
+      [String(options.codecSeconds)],
+      runtime,
+      (options.codecSeconds * 4 + 30) * 1000,
+    );
+    results.tcp[runtime] = await measureTcpHop(runtime);
+  }
 }
+
+if (options.callsOnly) await measureServiceCalls();
+else await measureEverything();
 
 results.seconds = (Date.now() - started) / 1000;
 process.stdout.write(renderReport(results));
