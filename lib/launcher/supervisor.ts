@@ -10,9 +10,9 @@
 import type { ChildProcess } from "node:child_process";
 import process from "node:process";
 import type { Writable } from "node:stream";
+import { Backoff, RESTART_BACKOFF } from "../backoff.ts";
 import type { Logger } from "../log.ts";
 import { type ListenAddress, signalProcess, spawnCommand } from "../runtime/mod.ts";
-import { Backoff } from "./backoff.ts";
 import { eachLine } from "./lines.ts";
 import { listenAddressIn } from "./listen-line.ts";
 
@@ -46,7 +46,7 @@ export class Supervisor {
   #port: number;
   #run?: Run;
   #failedStartsInARow = 0;
-  #backoff = new Backoff();
+  #backoff = new Backoff(RESTART_BACKOFF);
   #restartTimer?: ReturnType<typeof setTimeout>;
   #stopping = false;
 

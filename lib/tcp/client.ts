@@ -3,6 +3,7 @@
  * the client is open. Requests are matched to answers by `key`, many in flight at once, each with its own
  * timeout; when the connection drops every request in flight fails at once instead of waiting it out.
  */
+import { Backoff, RECONNECT_BACKOFF } from "../backoff.ts";
 import type { Logger } from "../log.ts";
 import { tcpImplementation } from "../runtime/mod.ts";
 import type { TcpImplementation } from "../runtime/types.ts";
@@ -19,8 +20,6 @@ import {
 import { ClientHandshake, describeIdentity, HANDSHAKE_TIMEOUT_MS, type MeshIdentity } from "./handshake.ts";
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
-const FIRST_RETRY_MS = 100;
-const MAX_RETRY_MS = 3000;
 
 export interface PacketClientOptions extends ConnectionOptions {
   hostname: string;
@@ -61,7 +60,7 @@ export class PacketClient {
   #connection: PacketConnection | undefined;
   #pending = new Map<number, Pending>();
   #sweeper: ReturnType<typeof setInterval> | undefined;
-  #retryMs = FIRST_RETRY_MS;
+  #reconnectBackoff = new Backoff(RECONNECT_BACKOFF);
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #connecting = false;
   #closed = false;
@@ -199,7 +198,7 @@ export class PacketClient {
     const connection = this.#connection as PacketConnection | undefined;
     if (this.#closed || !connection) return connection?.destroy();
     if (this.#options.secret) return;
-    this.#retryMs = FIRST_RETRY_MS;
+    this.#reconnectBackoff.reset();
     this.#options.connected?.(this);
   }
 
@@ -225,7 +224,7 @@ export class PacketClient {
     this.#handshake = undefined;
     // Only an authenticated connection resets the back-off: a peer that keeps failing the handshake (a
     // relay, a wrong secret) is retried ever more slowly, not ten times a second.
-    this.#retryMs = FIRST_RETRY_MS;
+    this.#reconnectBackoff.reset();
     this.#options.connected?.(this);
   }
 
@@ -287,11 +286,9 @@ export class PacketClient {
 
   #scheduleReconnect(): void {
     if (this.#closed || this.#retryTimer) return;
-    const delay = this.#retryMs;
-    this.#retryMs = Math.min(this.#retryMs * 2, MAX_RETRY_MS);
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       void this.#connect();
-    }, delay);
+    }, this.#reconnectBackoff.next());
   }
 }
