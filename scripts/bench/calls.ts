@@ -4,7 +4,7 @@
  * to, over a PacketClient as any peer would, and reads the CPU both services used meanwhile.
  */
 import { createLogger } from "../../lib/log.ts";
-import { PacketClient } from "../../lib/tcp/mod.ts";
+import { connectedClient } from "./connect.ts";
 import type { Contender } from "./contenders.ts";
 import { cpuSeconds } from "./proc.ts";
 
@@ -44,19 +44,8 @@ const READY_WITHIN_MS = 15_000;
 
 const log = createLogger({ name: "bench-calls", format: "json", level: "warn" });
 
-function connect(port: number): Promise<PacketClient> {
-  return new Promise((resolve) => {
-    const connecting: PacketClient = new PacketClient({
-      hostname: "127.0.0.1",
-      port,
-      log,
-      connected: () => resolve(connecting),
-    }).open();
-  });
-}
-
 export async function measureCalls(pair: Contender, settings: CallSettings): Promise<CallResult> {
-  const client = await connect(Number(new URL(pair.url).port));
+  const client = await connectedClient(Number(new URL(pair.url).port), log);
   let nextKey = 0;
   const timed = async (ms: number, inFlight: number): Promise<Timed> => {
     const key = nextKey++;

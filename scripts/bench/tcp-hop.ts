@@ -5,20 +5,13 @@
  */
 import { createLogger } from "../../lib/log.ts";
 import { commandLineArguments, exit } from "../../lib/runtime/mod.ts";
-import { PacketClient } from "../../lib/tcp/client.ts";
+import { connectedClient } from "./connect.ts";
 
 const [port, seconds, inFlight] = commandLineArguments().map(Number);
 const log = createLogger({ name: "tcp-hop", format: "json", level: "warn" });
 const REQUEST_TIMEOUT_MS = 5000;
 
-const client = await new Promise<PacketClient>((resolve) => {
-  const connecting: PacketClient = new PacketClient({
-    hostname: "127.0.0.1",
-    port,
-    log,
-    connected: () => resolve(connecting),
-  }).open();
-});
+const client = await connectedClient(port, log);
 
 let nextKey = 0;
 /** Keeps sending, one request after the other, until the deadline; returns how many were answered. */
