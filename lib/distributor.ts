@@ -1,5 +1,5 @@
 /**
- * The Distributor (SPEC §3): the registry of nodes, keyed by connection. Every registration and every
+ * The Distributor (docs/protocol.md §3): the registry of nodes, keyed by connection. Every registration and every
  * disconnect of a registered node sends the whole list, in registration order, to every registered node;
  * a new connection gets the current list at once.
  *
@@ -9,6 +9,7 @@
  */
 import { clearInterval, setImmediate, setInterval, setTimeout } from "node:timers";
 import type { Logger } from "./log.ts";
+import { Liveness } from "./mesh/liveness.ts";
 import { tcpImplementation } from "./runtime/mod.ts";
 import type { TcpImplementation } from "./runtime/types.ts";
 import type { PacketConnection } from "./tcp/connection.ts";
@@ -68,6 +69,17 @@ export async function startDistributor(options: DistributorOptions): Promise<Dis
   const claims = new Map<PacketConnection, Registration>();
   /** Holders asked whether they are still there, because a claim on their address came. */
   const probing = new Set<PacketConnection>();
+  /** Pilcrow nodes are pinged when quiet, and dropped when quiet too long: their socket may never close by itself. */
+  const liveness = heartbeatMs > 0
+    ? new Liveness<PacketConnection>({
+      ping: (connection, intervalMs) => connection.send(ping(0, intervalMs)),
+      gone(connection, quietMs) {
+        const name = registry.get(connection)?.node.name;
+        log.warn("no heartbeat from", connection.remoteAddress, connection.remotePort, name, `${quietMs} ms`);
+        connection.destroy();
+      },
+    })
+    : undefined;
 
   /** The current list's frame, made once per change (and sent to every new connection as it is). */
   let frame: string | undefined;
@@ -150,8 +162,11 @@ export async function startDistributor(options: DistributorOptions): Promise<Dis
     // Map.set on a connection already present keeps its place: re-registering does not reorder the list.
     registry.set(connection, registration);
     changed();
-    // A first ping at once tells a Pilcrow node the interval to expect, before it ever goes quiet.
-    if (registration.node.pilcrow && heartbeatMs > 0) connection.send(ping(0, heartbeatMs));
+    if (registration.node.pilcrow && liveness) {
+      // A first ping at once tells a Pilcrow node the interval to expect, before it ever goes quiet.
+      connection.send(ping(0, heartbeatMs));
+      liveness.watch(connection, heartbeatMs);
+    }
   }
 
   /** Lists the newest claim on each address that no connection holds any more. */
@@ -164,6 +179,7 @@ export async function startDistributor(options: DistributorOptions): Promise<Dis
   }
 
   function unlist(connection: PacketConnection): void {
+    liveness?.forget(connection);
     if (!registry.delete(connection)) return;
     changed();
     settleClaims();
@@ -223,32 +239,11 @@ export async function startDistributor(options: DistributorOptions): Promise<Dis
     },
   });
 
-  const heartbeat = heartbeatMs > 0 ? setInterval(beat, heartbeatMs).unref() : undefined;
+  const portChecks = heartbeatMs > 0 ? setInterval(checkBookPorts, heartbeatMs).unref() : undefined;
 
-  /**
-   * Pings the quiet Pilcrow nodes, and drops those quiet for too long (their socket may never close by itself);
-   * tries the port of each book node, and drops one whose port refused too many times in a row.
-   */
-  function beat(): void {
-    const now = Date.now();
+  function checkBookPorts(): void {
     for (const [connection, registration] of registry) {
-      if (!registration.node.pilcrow) {
-        checkPort(connection, registration);
-        continue;
-      }
-      const quietMs = now - connection.lastReceivedAt;
-      if (quietMs >= MISSED_BEATS * heartbeatMs) {
-        log.warn(
-          "no heartbeat from",
-          connection.remoteAddress,
-          connection.remotePort,
-          registration.node.name,
-          `${quietMs} ms`,
-        );
-        connection.destroy();
-      } else if (quietMs >= heartbeatMs) {
-        connection.send(ping(0, heartbeatMs));
-      }
+      if (!registration.node.pilcrow) checkPort(connection, registration);
     }
   }
 
@@ -285,7 +280,8 @@ export async function startDistributor(options: DistributorOptions): Promise<Dis
     server,
     nodes: () => [...registry.values()].map(({ node }) => node),
     close() {
-      clearInterval(heartbeat);
+      clearInterval(portChecks);
+      liveness?.close();
       return server.close();
     },
   };

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createLogger } from "../lib/log.ts";
-import { joinMesh, type MeshMember } from "../lib/mesh-member.ts";
+import { linkToRegistry, type RegistryLink } from "../lib/mesh/registry-link.ts";
 import type { NodeInfo } from "../lib/wire/packet.ts";
 import { BookPeer, isListOf, registration } from "./support/book-peer.ts";
 import { startBookService } from "./support/book-service.ts";
@@ -144,8 +144,8 @@ describe("distributor restart", () => {
     let distributor = await startProcess("distributor.ts", ["0"]);
     const port = distributor.port;
     const lists: NodeInfo[][] = [];
-    const members: MeshMember[] = ["alpha", "beta"].map((name, index) =>
-      joinMesh({
+    const members: RegistryLink[] = ["alpha", "beta"].map((name, index) =>
+      linkToRegistry({
         distributor: { hostname: "127.0.0.1", port },
         self: { name, port: 9300 + index, urls: [`GET/${name}`] },
         log: quiet,

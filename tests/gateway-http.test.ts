@@ -65,7 +65,8 @@ describe("gateway HTTP", () => {
     const response = await call(system, "GET", "/deadline?x=1");
     assert.equal(response.status, 200);
     const [packet] = service.received;
-    assert.equal(packet.timeout, TIMEOUT_MS, JSON.stringify(packet));
+    // The ms left when it was sent: the whole timeout, but for the odd millisecond the clock turned meanwhile.
+    assert.ok(packet.timeout <= TIMEOUT_MS && packet.timeout >= TIMEOUT_MS - 50, JSON.stringify(packet));
     assert.deepEqual(packet.params, { x: "1", key: response.body.key });
   });
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { createLogger } from "../lib/log.ts";
-import { joinMesh } from "../lib/mesh-member.ts";
+import { linkToRegistry } from "../lib/mesh/registry-link.ts";
 import { ClientHandshake, handshakeProof, type MeshIdentity, ServerHandshake } from "../lib/tcp/handshake.ts";
 import type { Packet } from "../lib/wire/packet.ts";
 import { BookPeer, registration } from "./support/book-peer.ts";
@@ -33,7 +33,7 @@ describe("mesh security", () => {
   });
   after(() => system?.stop());
 
-  it("runs the SPEC §6 flow with every connection authenticated", async () => {
+  it("runs the docs/protocol.md §6 flow with every connection authenticated", async () => {
     const flow: [string, string, unknown?][] = [
       ["POST", "/members", { username: "kim", password: PASSWORD, passwordConfirm: PASSWORD }],
       ["GET", `/members?username=kim&password=${PASSWORD}`],
@@ -51,7 +51,7 @@ describe("mesh security", () => {
   it("never routes to a rogue node without the secret, nor to one with a wrong secret", async () => {
     const rogue = await startBookService((packet, socket) => socket.write(answer(packet, { rogue: true })));
     const bookRogue = await BookPeer.connect(system.distributor.port);
-    const wrong = joinMesh({
+    const wrong = linkToRegistry({
       distributor: { hostname: "127.0.0.1", port: system.distributor.port },
       self: { port: rogue.port, name: "members", urls: ["GET/members"] },
       secret: "a-wrong-secret-of-some-length",

@@ -1,11 +1,11 @@
 /** The gateway process: the Hono app served by the runtime's HTTP server, registered with the distributor as `gate`. */
 import type { Endpoint } from "../config.ts";
 import type { Logger } from "../log.ts";
-import { joinMesh } from "../mesh-member.ts";
+import type { MeshCore } from "../mesh/core.ts";
+import { joinMesh, type Mesh } from "../mesh/mesh.ts";
 import { httpImplementation } from "../runtime/mod.ts";
 import type { HttpServeOptions, ListenAddress, TcpImplementation } from "../runtime/types.ts";
 import { DEFAULT_TIMEOUT_MS, gatewayApp } from "./app.ts";
-import { InstancePool } from "./instances.ts";
 
 export interface GatewayOptions {
   hostname: string;
@@ -26,14 +26,17 @@ export interface GatewayOptions {
 
 export interface Gateway {
   readonly address: ListenAddress;
-  readonly pool: InstancePool;
+  readonly mesh: Mesh;
   close(): Promise<void>;
 }
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { log } = options;
-  const pool = new InstancePool({ log, tcp: options.tcp, heartbeatMs: options.heartbeatMs, secret: options.secret });
-  const app = gatewayApp({ ...options, pool });
+  // The app is made before the server listens, the mesh after: it registers the port the server got. No
+  // request can come in between.
+  let mesh: Mesh | undefined;
+  const joined: MeshCore = { request: (route, params, request) => mesh!.request(route, params, request) };
+  const app = gatewayApp({ ...options, mesh: joined, status: options.status ? () => mesh!.status() : undefined });
   const server = await (await httpImplementation()).serve({
     hostname: options.hostname,
     port: options.port,
@@ -42,22 +45,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     longestAnswerMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
   });
   log.info("listen", server.address);
-  const member = joinMesh({
+  const joinedMesh = joinMesh({
     distributor: options.distributor,
     self: { port: server.address.port, name: "gate", urls: [] },
     log,
     tcp: options.tcp,
     secret: options.secret,
-    notified: (nodes, connectedAt) => pool.update(nodes, connectedAt),
+    heartbeatMs: options.heartbeatMs,
   });
+  mesh = joinedMesh;
   return {
     address: server.address,
-    pool,
+    mesh: joinedMesh,
     async close() {
       // The HTTP server first: it stops accepting and lets the requests in flight get their answers.
       await server.close();
-      member.close();
-      pool.close();
+      joinedMesh.close();
     },
   };
 }

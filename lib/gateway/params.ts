@@ -1,5 +1,5 @@
 /**
- * The params of an HTTP request (SPEC §4): the query string for GET and DELETE; for POST and PUT the body,
+ * The params of an HTTP request (docs/protocol.md §4): the query string for GET and DELETE; for POST and PUT the body,
  * as JSON (any `application/json` type, `; charset=utf-8` included) or a form.
  */
 import type { Context } from "hono";

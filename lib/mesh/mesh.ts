@@ -3,12 +3,12 @@
  * one way to send them requests (MeshCore). The gateway and services calling services both join it this way.
  */
 import type { Endpoint } from "../config.ts";
-import { InstancePool } from "../gateway/instances.ts";
 import type { Logger } from "../log.ts";
-import { joinMesh as joinRegistry } from "../mesh-member.ts";
 import type { TcpImplementation } from "../runtime/types.ts";
 import type { NodeInfo } from "../wire/packet.ts";
 import type { MeshCore } from "./core.ts";
+import { InstancePool, type PoolStatus } from "./pool.ts";
+import { linkToRegistry } from "./registry-link.ts";
 import { sendRequest } from "./request.ts";
 
 export interface MeshOptions {
@@ -25,19 +25,7 @@ export interface MeshOptions {
   connectTo?: (node: NodeInfo) => boolean;
 }
 
-export interface InstanceStatus {
-  id: string;
-  name: string;
-  connected: boolean;
-  ready: boolean;
-  inFlight: number;
-}
-
-export interface MeshStatus {
-  /** Requests in flight on every instance: zero whenever the node is idle. */
-  inFlight: number;
-  instances: InstanceStatus[];
-}
+export type MeshStatus = PoolStatus;
 
 export type Mesh = MeshCore & {
   /** Registered with the distributor on the current connection. */
@@ -45,13 +33,14 @@ export type Mesh = MeshCore & {
   /** Tells the distributor this node serves nothing any more, so others stop sending it new requests. */
   leave(): void;
   close(): void;
+  /** Requests in flight (zero whenever the node is idle) and each instance connected to. */
   status(): MeshStatus;
 };
 
 export function joinMesh(options: MeshOptions): Mesh {
   const { log, connectTo } = options;
   const pool = new InstancePool({ log, tcp: options.tcp, heartbeatMs: options.heartbeatMs, secret: options.secret });
-  const registry = joinRegistry({
+  const registry = linkToRegistry({
     distributor: options.distributor,
     self: options.self,
     log,
@@ -59,6 +48,7 @@ export function joinMesh(options: MeshOptions): Mesh {
     secret: options.secret,
     notified: (nodes, connectedAt) => pool.update(connectTo ? nodes.filter(connectTo) : nodes, connectedAt),
   });
+  // Keys count up from 0 per process, across all routes (docs/protocol.md §6: the API client's answers show 0 to 7).
   let nextKey = 0;
   return {
     request: (route, params, requestOptions) => sendRequest(pool, log, nextKey++, route, params, requestOptions),

@@ -3,7 +3,6 @@
  * (a GET whose connection dropped, or any request an instance refused as busy: it did nothing), until the
  * caller's deadline. Every failure becomes a MeshError of its kind.
  */
-import { type Instance, type InstancePool, NO_LIVE_INSTANCE, UNKNOWN_ROUTE } from "../gateway/instances.ts";
 import type { Logger } from "../log.ts";
 import {
   AnswerTooLargeError,
@@ -14,6 +13,7 @@ import {
 } from "../tcp/errors.ts";
 import type { Packet } from "../wire/packet.ts";
 import { type MeshAnswer, MeshError, type MeshRequestOptions } from "./core.ts";
+import { type Instance, type InstancePool, NO_LIVE_INSTANCE, UNKNOWN_ROUTE } from "./pool.ts";
 
 /** How soon a caller may try again when no instance is live: connections are remade within about a second. */
 export const NO_INSTANCE_RETRY_AFTER_SECONDS = 1;
@@ -75,6 +75,7 @@ export async function sendRequest(
         log.warn("answer too large", route, instance.id, error.message);
         throw new MeshError("too-large", `the service's answer to ${shown(method, uri)} was too large to pass on`);
       }
+      // Not connected (it went between the pick and the send): nothing was sent, so any request may go on.
       if (!(error instanceof NotConnectedError)) {
         if (!(error instanceof ConnectionLostError || error instanceof UnsendableError)) throw error;
         log.warn("connection lost", route, instance.id);

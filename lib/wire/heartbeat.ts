@@ -1,8 +1,8 @@
 /**
- * Heartbeats between Pilcrow peers, to find a peer that vanished without closing its socket (a pulled
- * cable, a frozen VM). The pinging side sends a ping when a connection has been quiet for one interval and
- * drops it after three quiet intervals; the pinged side answers every ping with a pong carrying its key.
- * Any packet counts as a sign of life, so a busy connection is never pinged.
+ * The heartbeat packets between Pilcrow peers, to find a peer that vanished without closing its socket (a
+ * pulled cable, a frozen VM). The pinging side sends a ping when a connection has been quiet for one interval
+ * and drops it after MISSED_BEATS quiet intervals (lib/mesh/liveness.ts); the pinged side answers every ping
+ * with a pong carrying its key.
  */
 import type { Packet } from "./packet.ts";
 

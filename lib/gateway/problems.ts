@@ -1,0 +1,37 @@
+/**
+ * The gateway's own failures as HTTP (docs/protocol.md §4): a status, and a JSON body in the book's shape,
+ * `{errorcode: 1, errormessage}`. Every 503 says when to try again (Retry-After); a busy refusal is passed on
+ * as the service sent it.
+ */
+import type { MeshError, MeshFailure } from "../mesh/core.ts";
+
+export interface Problem {
+  status: number;
+  json: string;
+  /** Seconds, for the Retry-After header. */
+  retryAfter?: number;
+}
+
+const STATUS_OF: Record<MeshFailure, number> = {
+  "unknown-route": 404,
+  "no-instance": 503,
+  busy: 503,
+  timeout: 504,
+  lost: 502,
+  "too-large": 502,
+};
+
+/** For a 503 whose cause did not say: connections are remade within about a second. */
+const DEFAULT_RETRY_AFTER_SECONDS = 1;
+
+export function problemJson(errormessage: string): string {
+  return JSON.stringify({ errorcode: 1, errormessage });
+}
+
+export function meshProblem(error: MeshError): Problem {
+  const status = STATUS_OF[error.failure];
+  const json = error.answer?.text ?? problemJson(error.message);
+  return status === 503
+    ? { status, json, retryAfter: error.retryAfter ?? DEFAULT_RETRY_AFTER_SECONDS }
+    : { status, json };
+}

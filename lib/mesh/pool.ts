@@ -1,0 +1,246 @@
+/**
+ * A node's connections to the instances it sends requests to: one per instance, and per route the instances
+ * that serve it, chosen round robin. Instances come and go one by one as the distributor's list changes; an
+ * instance whose connection is down is skipped (and reconnected in the background) until the list drops it.
+ * A Pilcrow instance is routed to only once it has answered a ping on its connection (a connect can succeed to
+ * a frozen process: the kernel accepts for it), and is watched by heartbeats from then on.
+ *
+ * Routing never stops while the distributor restarts (docs/protocol.md §3): after the node connects to it again,
+ * every node is registering again, book nodes on a 3-second timer; for a grace period an instance missing from
+ * the list is kept while its connection is up. One listed with no urls (a node that leaves) goes at once.
+ */
+import { clearTimeout, setTimeout } from "node:timers";
+import type { Logger } from "../log.ts";
+import type { TcpImplementation } from "../runtime/types.ts";
+import { PacketClient } from "../tcp/client.ts";
+import { DEFAULT_HEARTBEAT_MS, ping, PONG_URI } from "../wire/heartbeat.ts";
+import { addressOf, reachableHost } from "../wire/node-info.ts";
+import type { NodeInfo } from "../wire/packet.ts";
+import { Liveness } from "./liveness.ts";
+
+export interface Instance {
+  /** Its address, `host:port`. */
+  readonly id: string;
+  readonly name: string;
+  readonly client: PacketClient;
+  /** What it registered last: its urls are its routes. */
+  node: NodeInfo;
+  /** A Pilcrow node: it answers pings, so its liveness is checked, not assumed. */
+  readonly pilcrow: boolean;
+  /** Connected and, for a Pilcrow node, has answered a ping on this connection: safe to route to. */
+  ready: boolean;
+  readonly lastReceivedAt: number;
+}
+
+interface RouteEntry {
+  instances: Instance[];
+  next: number;
+}
+
+/** Why `pick` found nobody: the route was never served, or it is served by no live instance now. */
+export const UNKNOWN_ROUTE = Symbol("unknown route");
+export const NO_LIVE_INSTANCE = Symbol("no live instance");
+
+export interface InstancePoolOptions {
+  log: Logger;
+  /** Ping interval for quiet Pilcrow instances (default 2000 ms; 0: off); one quiet for 3 intervals is dropped. */
+  heartbeatMs?: number;
+  /** The mesh secret: an instance must prove it knows it before it is sent anything. */
+  secret?: string;
+  /** How long after the node connects to the distributor an unlisted, connected instance is kept (default 6000 ms). */
+  relistGraceMs?: number;
+  tcp?: TcpImplementation;
+}
+
+/** Twice the book's 3-second re-registration timer (Pilcrow nodes retry within 3 s too): room for a slow turn. */
+export const DEFAULT_RELIST_GRACE_MS = 6000;
+
+/**
+ * Pings use a negative key: request keys count up from 0 (docs/protocol.md §6), so a pong can never be taken for an
+ * answer.
+ */
+const PING_KEY = -1;
+
+export interface PoolStatus {
+  /** Requests in flight on every instance: zero whenever the node is idle. */
+  inFlight: number;
+  instances: { id: string; name: string; connected: boolean; ready: boolean; inFlight: number }[];
+}
+
+export class InstancePool {
+  #options: InstancePoolOptions;
+  #instances = new Map<string, Instance>();
+  #routes = new Map<string, RouteEntry>();
+  /** Routes ever served: a route whose instances are all gone has no live instance, it is not unknown. */
+  #knownRoutes = new Set<string>();
+
+  #heartbeatMs: number;
+  #liveness: Liveness<Instance>;
+
+  /** The last list, applied again when the grace ends. */
+  #listed: NodeInfo[] = [];
+  #graceEndsAt = 0;
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(options: InstancePoolOptions) {
+    this.#options = options;
+    this.#heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    this.#liveness = new Liveness<Instance>({
+      ping: (instance, intervalMs) => instance.client.send(ping(PING_KEY, intervalMs)),
+      gone: (instance, quietMs) => {
+        options.log.warn("no heartbeat from instance", instance.id, instance.name, `${quietMs} ms`);
+        instance.ready = false;
+        instance.client.reset();
+      },
+    });
+  }
+
+  /**
+   * Applies a distributor notification: the whole current list of nodes, received on a connection to the
+   * distributor made at `connectedAt`.
+   */
+  update(nodes: NodeInfo[], connectedAt = 0): void {
+    this.#listed = nodes;
+    this.#graceEndsAt = connectedAt + (this.#options.relistGraceMs ?? DEFAULT_RELIST_GRACE_MS);
+    this.#apply();
+  }
+
+  #apply(): void {
+    const inGrace = Date.now() < this.#graceEndsAt;
+    const listed = new Set<string>();
+    const wanted = new Map<string, NodeInfo>();
+    for (const node of this.#listed) {
+      if (!node.host) continue;
+      listed.add(addressOf(node));
+      if (node.urls.length > 0) wanted.set(addressOf(node), node);
+    }
+    let kept = false;
+    for (const [id, instance] of this.#instances) {
+      if (wanted.has(id)) continue;
+      if (inGrace && !listed.has(id) && instance.client.connected) {
+        wanted.set(id, instance.node);
+        kept = true;
+        continue;
+      }
+      this.#instances.delete(id);
+      this.#liveness.forget(instance);
+      // Requests already sent to it still get their answers: a leaving instance finishes what it has.
+      instance.client.retire();
+      this.#options.log.info("instance removed", id);
+    }
+    if (kept) this.#applyWhenGraceEnds();
+    const routes = new Map<string, Instance[]>();
+    for (const [id, node] of wanted) {
+      const instance = this.#instances.get(id) ?? this.#add(id, node);
+      instance.node = node;
+      for (const url of node.urls) {
+        this.#knownRoutes.add(url);
+        const list = routes.get(url);
+        if (list) list.push(instance);
+        else routes.set(url, [instance]);
+      }
+    }
+    const previous = this.#routes;
+    this.#routes = new Map();
+    for (const [url, instances] of routes) {
+      this.#routes.set(url, { instances, next: (previous.get(url)?.next ?? 0) % instances.length });
+    }
+  }
+
+  /** Drops the instances still unlisted when the grace ends, even if no notification comes by then. */
+  #applyWhenGraceEnds(): void {
+    if (this.#graceTimer) return;
+    this.#graceTimer = setTimeout(() => {
+      this.#graceTimer = undefined;
+      this.#apply();
+    }, Math.max(0, this.#graceEndsAt - Date.now())).unref();
+  }
+
+  /** The next live instance for the route, round robin, skipping those in `exclude`. */
+  pick(route: string, exclude?: ReadonlySet<Instance>): Instance | typeof UNKNOWN_ROUTE | typeof NO_LIVE_INSTANCE {
+    const entry = this.#routes.get(route);
+    if (!entry) return this.#knownRoutes.has(route) ? NO_LIVE_INSTANCE : UNKNOWN_ROUTE;
+    const { instances } = entry;
+    for (let step = 0; step < instances.length; step++) {
+      const index = (entry.next + step) % instances.length;
+      const instance = instances[index];
+      if (instance.ready && instance.client.connected && !exclude?.has(instance)) {
+        entry.next = (index + 1) % instances.length;
+        return instance;
+      }
+    }
+    return NO_LIVE_INSTANCE;
+  }
+
+  status(): PoolStatus {
+    let inFlight = 0;
+    const instances = [...this.#instances.values()].map((instance) => {
+      inFlight += instance.client.inFlight;
+      return {
+        id: instance.id,
+        name: instance.name,
+        connected: instance.client.connected,
+        ready: instance.ready,
+        inFlight: instance.client.inFlight,
+      };
+    });
+    return { inFlight, instances };
+  }
+
+  close(): void {
+    this.#liveness.close();
+    clearTimeout(this.#graceTimer);
+    for (const instance of this.#instances.values()) instance.client.close();
+    this.#instances.clear();
+    this.#routes.clear();
+  }
+
+  #add(id: string, node: NodeInfo): Instance {
+    const { log, tcp, secret } = this.#options;
+    const heartbeatMs = this.#heartbeatMs;
+    const pilcrow = node.pilcrow !== undefined && heartbeatMs > 0;
+    const client = new PacketClient({
+      hostname: reachableHost(node.host!),
+      port: node.port,
+      log,
+      tcp,
+      secret,
+      peer: { role: "service", name: node.name },
+      connected: (client) => {
+        if (!pilcrow) return this.#ready(instance);
+        // Ready once it answers this ping; gone, like any watched peer, if it stays quiet.
+        client.send(ping(PING_KEY, heartbeatMs));
+        this.#liveness.watch(instance, heartbeatMs);
+      },
+      disconnected: (_client, error) => {
+        instance.ready = false;
+        this.#liveness.forget(instance);
+        log.warn("instance connection lost", id, node.name, error?.message ?? "");
+      },
+      unsolicited: (packet) => {
+        if (packet.uri !== PONG_URI) return log.warn("answer with no request in flight", id, typeof packet.key);
+        if (!instance.ready) this.#ready(instance);
+      },
+    });
+    const instance: Instance = {
+      id,
+      name: node.name,
+      client,
+      node,
+      pilcrow,
+      ready: false,
+      get lastReceivedAt() {
+        return client.lastReceivedAt;
+      },
+    };
+    this.#instances.set(id, instance);
+    log.info("instance added", id, node.name);
+    client.open();
+    return instance;
+  }
+
+  #ready(instance: Instance): void {
+    instance.ready = true;
+    this.#options.log.info("instance connected", instance.id, instance.name);
+  }
+}
