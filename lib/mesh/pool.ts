@@ -25,8 +25,6 @@ export interface Instance {
   readonly client: PacketClient;
   /** What it registered last: its urls are its routes. */
   node: NodeInfo;
-  /** A Pilcrow node: it answers pings, so its liveness is checked, not assumed. */
-  readonly pilcrow: boolean;
   /** Connected and, for a Pilcrow node, has answered a ping on this connection: safe to route to. */
   ready: boolean;
   readonly lastReceivedAt: number;
@@ -47,12 +45,13 @@ export interface InstancePoolOptions {
   heartbeatMs?: number;
   /** The mesh secret: an instance must prove it knows it before it is sent anything. */
   secret?: string;
-  /** How long after the node connects to the distributor an unlisted, connected instance is kept (default 6000 ms). */
-  relistGraceMs?: number;
   tcp?: TcpImplementation;
 }
 
-/** Twice the book's 3-second re-registration timer (Pilcrow nodes retry within 3 s too): room for a slow turn. */
+/**
+ * How long after the node connects to the distributor an unlisted, connected instance is kept: twice the book's
+ * 3-second re-registration timer (Pilcrow nodes retry within 3 s too), room for a slow turn.
+ */
 export const DEFAULT_RELIST_GRACE_MS = 6000;
 
 /**
@@ -101,7 +100,7 @@ export class InstancePool {
    */
   update(nodes: NodeInfo[], connectedAt = 0): void {
     this.#listed = nodes;
-    this.#graceEndsAt = connectedAt + (this.#options.relistGraceMs ?? DEFAULT_RELIST_GRACE_MS);
+    this.#graceEndsAt = connectedAt + DEFAULT_RELIST_GRACE_MS;
     this.#apply();
   }
 
@@ -198,7 +197,8 @@ export class InstancePool {
   #add(id: string, node: NodeInfo): Instance {
     const { log, tcp, secret } = this.#options;
     const heartbeatMs = this.#heartbeatMs;
-    const pilcrow = node.pilcrow !== undefined && heartbeatMs > 0;
+    // A Pilcrow node answers pings, so its liveness is checked, not assumed (unless heartbeats are off).
+    const pinged = node.pilcrow !== undefined && heartbeatMs > 0;
     const client = new PacketClient({
       hostname: reachableHost(node.host!),
       port: node.port,
@@ -207,7 +207,7 @@ export class InstancePool {
       secret,
       peer: { role: "service", name: node.name },
       connected: (client) => {
-        if (!pilcrow) return this.#ready(instance);
+        if (!pinged) return this.#ready(instance);
         // Ready once it answers this ping; gone, like any watched peer, if it stays quiet.
         client.send(ping(PING_KEY, heartbeatMs));
         this.#liveness.watch(instance, heartbeatMs);
@@ -227,7 +227,6 @@ export class InstancePool {
       name: node.name,
       client,
       node,
-      pilcrow,
       ready: false,
       get lastReceivedAt() {
         return client.lastReceivedAt;

@@ -16,7 +16,7 @@ import { type MeshAnswer, MeshError, type MeshRequestOptions } from "./core.ts";
 import { type Instance, type InstancePool, NO_LIVE_INSTANCE, UNKNOWN_ROUTE } from "./pool.ts";
 
 /** How soon a caller may try again when no instance is live: connections are remade within about a second. */
-export const NO_INSTANCE_RETRY_AFTER_SECONDS = 1;
+const NO_INSTANCE_RETRY_AFTER_SECONDS = 1;
 
 /** A service cannot make callers stay away longer than this. */
 const MAX_RETRY_AFTER_SECONDS = 60;
