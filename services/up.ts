@@ -26,8 +26,10 @@ try {
 const shutdown = new Promise<{ signal: string }>((resolve) => onShutdownSignal((signal) => resolve({ signal })));
 // The launcher's own lines are always human: `--log` is the children's format, and their lines carry it.
 const log = createLogger({ name: "up" });
+// This file's own extension: .ts from source, .js when built (dist/services/up.js runs dist/services/goods.js).
+const extension = import.meta.url.slice(import.meta.url.lastIndexOf("."));
 const system = new System(plan, {
-  entryPoint: (role) => fileURLToPath(new URL(`${role}.ts`, import.meta.url)),
+  entryPoint: (role) => fileURLToPath(new URL(`${role}${extension}`, import.meta.url)),
   cwd: fileURLToPath(new URL("..", import.meta.url)),
   log,
 });

@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import process from "node:process";
+import { pathToFileURL } from "node:url";
 import { type RuntimeName, runtimeName } from "./detect.ts";
 
 export function commandLineArguments(): string[] {
@@ -69,9 +70,22 @@ export function runtimeCommand(
     case "deno":
       return [binary("deno"), "run", ...denoPermissions, file, ...args];
     case "node":
-      // tsx's loader by absolute URL: a bare `--import tsx` would be looked up from the child's cwd.
-      return [nodeBinary(), "--import", import.meta.resolve("tsx"), file, ...args];
+      // Built JavaScript (an installed package) runs as it is; TypeScript needs tsx's loader, by absolute URL
+      // (a bare `--import tsx` would be looked up from the child's cwd).
+      return file.endsWith(".ts")
+        ? [nodeBinary(), "--import", tsxLoader(file), file, ...args]
+        : [nodeBinary(), file, ...args];
   }
+}
+
+/** tsx, from Pilcrow's own dependencies or else from the project of the file (a user's service). */
+function tsxLoader(file: string): string {
+  for (const from of [import.meta.url, pathToFileURL(file).href]) {
+    try {
+      return pathToFileURL(createRequire(from).resolve("tsx")).href;
+    } catch { /* not there: try the next place */ }
+  }
+  throw new Error(`running ${file} on Node needs tsx: npm install --save-dev tsx (or run it on bun or deno)`);
 }
 
 /** The runtime's own binary when we are on it, else the one npm installed (bun and deno are devDependencies). */
