@@ -21,6 +21,22 @@ export function onShutdownSignal(handler: (signal: "SIGINT" | "SIGTERM") => void
   process.on("SIGTERM", () => handler("SIGTERM"));
 }
 
+/**
+ * Calls `handler` once stdin ends: when it is a pipe from a parent (the launcher), that is the parent gone, even
+ * killed outright. Only for a process whose stdin is such a pipe: a terminal's never ends.
+ */
+export function onInputEnd(handler: () => void): void {
+  let called = false;
+  const once = () => {
+    if (!called) handler();
+    called = true;
+  };
+  process.stdin.on("end", once);
+  process.stdin.on("close", once);
+  process.stdin.on("error", once);
+  process.stdin.resume();
+}
+
 export function exit(code: number): never {
   process.exit(code);
 }
@@ -45,8 +61,12 @@ export function signalProcess(pid: number | undefined, signal: NodeJS.Signals | 
  * sources and node_modules; the process is started there) and the TLS files PILCROW_TLS_* name, which
  * usually live elsewhere. The launcher also needs to run its children.
  */
-export const DENO_PERMISSIONS = ["--allow-net", "--allow-env", `--allow-read=${[".", ...tlsFiles()].join(",")}`];
-export const DENO_LAUNCHER_PERMISSIONS = [...DENO_PERMISSIONS, "--allow-run"];
+export const DENO_PERMISSIONS: string[] = [
+  "--allow-net",
+  "--allow-env",
+  `--allow-read=${[".", ...tlsFiles()].join(",")}`,
+];
+export const DENO_LAUNCHER_PERMISSIONS: string[] = [...DENO_PERMISSIONS, "--allow-run"];
 
 function tlsFiles(): string[] {
   return ["PILCROW_TLS_CERT", "PILCROW_TLS_KEY", "PILCROW_TLS_CA"].map((name) => process.env[name] ?? "").filter(
@@ -105,6 +125,8 @@ export function spawnCommand(
   argv: string[],
   env: Record<string, string | undefined> = {},
   cwd?: string,
+  /** "pipe" gives the child a stdin that ends when this process does (see onInputEnd). */
+  stdin: "ignore" | "pipe" = "ignore",
 ): ChildProcess {
   const merged: Record<string, string> = {};
   for (const [name, value] of Object.entries({ ...process.env, ...env })) {
@@ -113,6 +135,6 @@ export function spawnCommand(
   return spawn(argv[0], argv.slice(1), {
     cwd,
     env: merged,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [stdin, "pipe", "pipe"],
   });
 }

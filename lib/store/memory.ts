@@ -4,7 +4,7 @@ import type { Page } from "./contract.ts";
 /** An auto-increment table; ids start at 1 and are never reused, as in MySQL. */
 export class MemoryTable<Row extends { id: number }> {
   /** Rows by id; a Map iterates in insertion order, which is id order. */
-  readonly rows = new Map<number, Row>();
+  readonly rows: Map<number, Row> = new Map();
   #lastId = 0;
 
   insert(values: Omit<Row, "id">): number {
