@@ -3,11 +3,13 @@
  * book) or `--port`, `--host`, `--distributor HOST:PORT` (or PILCROW_DISTRIBUTOR), `--log human|json`
  * (or PILCROW_LOG), `--log-level` (or PILCROW_LOG_LEVEL), `--heartbeat MS`, `--secret-file PATH` (or
  * PILCROW_SECRET) and `--tls-cert PATH --tls-key PATH --tls-ca PATH` (or PILCROW_TLS_CERT, _KEY, _CA).
- * Parsed with node:util parseArgs.
+ * Parsed with node:util parseArgs, from the tables in lib/cli/tables.ts (which also make `--help`).
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { parseArgs } from "node:util";
+import { type OptionTable, parseArgsOptions } from "./cli/options.ts";
+import { COMMON_OPTIONS } from "./cli/tables.ts";
 import { createLogger, type LogFormat, type LogLevel, parseLogFormat, parseLogLevel } from "./log.ts";
 import {
   commandLineArguments,
@@ -48,31 +50,20 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-type Options = NonNullable<ParseArgsConfig["options"]>;
-
-const COMMON_OPTIONS: Options = {
-  port: { type: "string", short: "p" },
-  host: { type: "string" },
-  distributor: { type: "string" },
-  log: { type: "string" },
-  "log-level": { type: "string" },
-  heartbeat: { type: "string" },
-  "secret-file": { type: "string" },
-  "tls-cert": { type: "string" },
-  "tls-key": { type: "string" },
-  "tls-ca": { type: "string" },
-};
-
 /** `processName` names the log lines of the TLS layer (peers it refused). */
 export function parseCommandLine(
   defaultPort: number,
-  extraOptions: Options = {},
+  extraOptions: OptionTable = [],
   args: string[] = commandLineArguments(),
   processName = "pilcrow",
 ): CommonConfig {
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { ...COMMON_OPTIONS, ...extraOptions }, allowPositionals: true });
+    parsed = parseArgs({
+      args,
+      options: parseArgsOptions([...COMMON_OPTIONS, ...extraOptions]),
+      allowPositionals: true,
+    });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

@@ -1,18 +1,30 @@
 /**
- * What every entry point in services/ shares: parse the command line, make the logger, start, print the
- * `listen` line, and stop cleanly on SIGINT/SIGTERM. A usage error exits 2 with a message, a start-up
- * failure (a port in use, say) exits 1 with one.
+ * What every entry point in services/ shares: parse the command line (`--help` prints the options), make the
+ * logger, start, and stop cleanly on SIGINT/SIGTERM. A usage error exits 2 with a message, a start-up failure (a
+ * port in use, say) exits 1 with one. Started by the launcher (PILCROW_SUPERVISED=1), it also reports readiness
+ * on a control line (lib/launcher/readiness.ts) and stops when its stdin, a pipe from the launcher, ends: a
+ * launcher killed outright leaves no process behind.
  */
 import process from "node:process";
+import { helpText, type OptionTable, type ParseArgsOptions, tableOf, wantsHelp } from "./cli/options.ts";
+import { COMMON_OPTIONS } from "./cli/tables.ts";
 import { type CommonConfig, parseCommandLine, UsageError } from "./config.ts";
+import { readyLine, SUPERVISED_VARIABLE } from "./launcher/readiness.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { exit, onShutdownSignal } from "./runtime/mod.ts";
-
-type Options = Parameters<typeof parseCommandLine>[1];
+import {
+  commandLineArguments,
+  environment,
+  exit,
+  type ListenAddress,
+  onInputEnd,
+  onShutdownSignal,
+} from "./runtime/mod.ts";
 
 const STOP_LIMIT_MS = 10_000;
 
 export interface Running {
+  /** Where the process listens: reported to the launcher when it is ready (a process without one is never). */
+  readonly address?: ListenAddress;
   /** Stops the process's work; the process exits when it resolves. */
   stop(): Promise<void>;
 }
@@ -21,33 +33,36 @@ export async function runMain(
   name: string,
   defaultPort: number,
   start: (config: CommonConfig, log: Logger) => Promise<Running>,
-  extraOptions: Options = {},
+  /** The entry's own options: a table, or parseArgs options (then listed in --help without a description). */
+  extra: OptionTable | ParseArgsOptions = [],
 ): Promise<void> {
+  const extraOptions = Array.isArray(extra) ? extra : tableOf(extra as ParseArgsOptions);
+  const args = commandLineArguments();
+  if (wantsHelp(args)) {
+    process.stdout.write(helpText(`${name} [PORT] [options]`, [...COMMON_OPTIONS, ...extraOptions]));
+    return exit(0);
+  }
   let config: CommonConfig;
   try {
-    config = parseCommandLine(defaultPort, extraOptions, undefined, name);
+    config = parseCommandLine(defaultPort, extraOptions, args, name);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${name}: ${error.message}\n`);
-    return exit(2);
+    return usageError(name, error);
   }
   const log = createLogger({ name, format: config.logFormat, level: config.logLevel });
   let running: Running;
   try {
     running = await start(config, log);
   } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(`${name}: ${error.message}\n`);
-      return exit(2);
-    }
+    if (error instanceof UsageError) return usageError(name, error);
     log.error("failed to start", (error as Error).message);
     return exit(1);
   }
   let stopping = false;
-  onShutdownSignal(async (signal) => {
+  const stop = async (why: string) => {
     if (stopping) return exit(1);
     stopping = true;
-    log.info("stopping", signal);
+    log.info("stopping", why);
     try {
       // A stop that hangs (a peer or database that never answers) must not keep the process alive.
       await Promise.race([running.stop(), new Promise((resolve) => setTimeout(resolve, STOP_LIMIT_MS).unref())]);
@@ -55,5 +70,15 @@ export async function runMain(
       log.error("error while stopping", (error as Error).message);
     }
     exit(0);
-  });
+  };
+  onShutdownSignal(stop);
+  if (environment(SUPERVISED_VARIABLE) === "1") {
+    onInputEnd(() => stop("the launcher is gone"));
+    if (running.address) process.stdout.write(readyLine(running.address));
+  }
+}
+
+function usageError(name: string, error: UsageError): never {
+  process.stderr.write(`${name}: ${error.message}\n${name} --help lists the options.\n`);
+  return exit(2);
 }

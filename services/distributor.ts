@@ -14,5 +14,5 @@ await runMain("distributor", 9000, async (config, log) => {
     tcp: config.tcp,
   });
   log.info("listen", distributor.server.address);
-  return { stop: () => distributor.close() };
+  return { address: distributor.server.address, stop: () => distributor.close() };
 });

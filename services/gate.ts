@@ -2,6 +2,7 @@
  * The gateway: `npx tsx services/gate.ts [PORT]` (default 8000), `--timeout MS`, `--body-limit BYTES`,
  * `--status` (serve GET /_pilcrow/status), `--cors ORIGIN[,ORIGIN…]` (or `*`).
  */
+import { GATE_OPTIONS } from "../lib/cli/tables.ts";
 import { parsePositiveInteger } from "../lib/config.ts";
 import { startGateway } from "../lib/gateway/gateway.ts";
 import { runMain } from "../lib/main.ts";
@@ -25,10 +26,5 @@ await runMain("gate", 8000, async (config, log) => {
       origin.trim()
     ).filter(Boolean),
   });
-  return { stop: () => gateway.close() };
-}, {
-  timeout: { type: "string" },
-  "body-limit": { type: "string" },
-  status: { type: "boolean" },
-  cors: { type: "string" },
-});
+  return { address: gateway.address, stop: () => gateway.close() };
+}, GATE_OPTIONS);

@@ -1,31 +1,48 @@
 /**
- * The launcher: `npx tsx services/up.ts` (or `bun run services/up.ts`, `deno run -A services/up.ts`) runs the
- * distributor, the gateway and the goods, members and purchases services as child processes on the same runtime
- * (or the one `--runtime` names), prints their lines under their names, restarts any that dies, and stops them all
- * on Ctrl-C or SIGTERM. The book's chapter 10 did this with Node's `cluster`, one service at a time.
- * Options: see USAGE in lib/launcher/plan.ts. A usage error exits 2; a process that cannot start exits 1.
+ * The launcher, `pilcrow up` (or `npm start`, `bun run services/up.ts`, `deno run -A services/up.ts`): runs the
+ * distributor, the gateway and the goods, members and purchases services, and any `--service FILE` of yours, as
+ * child processes on the same runtime (or the one `--runtime` names), prints their lines under their names,
+ * restarts any that dies, and stops them all on Ctrl-C or SIGTERM. The book's chapter 10 did this with Node's
+ * `cluster`, one service at a time. Options: `up --help` (lib/cli/tables.ts). A usage error exits 2; a process that
+ * cannot start or be ready in time exits 1.
  */
+import { existsSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { helpText, wantsHelp } from "../lib/cli/options.ts";
 import { UsageError } from "../lib/config.ts";
-import { type LaunchPlan, parseLaunchPlan, USAGE } from "../lib/launcher/plan.ts";
+import { type LaunchPlan, parseLaunchPlan, UP_OPTIONS, USAGE } from "../lib/launcher/plan.ts";
 import { System } from "../lib/launcher/system.ts";
 import { createLogger } from "../lib/log.ts";
-import { commandLineArguments, exit, type ListenAddress, onShutdownSignal, runtimeName } from "../lib/runtime/mod.ts";
-
-let plan: LaunchPlan;
-try {
-  plan = parseLaunchPlan(commandLineArguments(), runtimeName);
-} catch (error) {
-  if (!(error instanceof UsageError)) throw error;
-  process.stderr.write(`up: ${error.message}\n${USAGE}\n`);
-  exit(2);
-}
+import {
+  commandLineArguments,
+  environment,
+  exit,
+  type ListenAddress,
+  onShutdownSignal,
+  runtimeCommand,
+  runtimeName,
+} from "../lib/runtime/mod.ts";
 
 // Before any child exists: a signal that came first would end the launcher and leave its children running.
 const shutdown = new Promise<{ signal: string }>((resolve) => onShutdownSignal((signal) => resolve({ signal })));
-// The launcher's own lines are always human: `--log` is the children's format, and their lines carry it.
-const log = createLogger({ name: "up" });
+
+const args = commandLineArguments();
+if (wantsHelp(args)) {
+  process.stdout.write(helpText(USAGE, UP_OPTIONS));
+  exit(0);
+}
+let plan: LaunchPlan;
+try {
+  plan = parseLaunchPlan(args, runtimeName, environment, process.cwd());
+  for (const { file } of plan.nodes) if (file !== undefined) checkServiceFile(plan, file);
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  process.stderr.write(`up: ${error.message}\nup --help lists the options.\n`);
+  exit(2);
+}
+
+const log = createLogger({ name: "up", format: plan.logFormat, level: plan.logLevel });
 // This file's own extension: .ts from source, .js when built (dist/services/up.js runs dist/services/goods.js).
 const extension = import.meta.url.slice(import.meta.url.lastIndexOf("."));
 const system = new System(plan, {
@@ -43,4 +60,14 @@ exit("reason" in ending ? 1 : 0);
 
 function httpUrl({ address, family, port }: ListenAddress): string {
   return `http://${family === "IPv6" ? `[${address}]` : address}:${port}`;
+}
+
+/** Said once, before anything starts: a missing file, or a TypeScript file on Node with no tsx to run it. */
+function checkServiceFile({ runtime }: LaunchPlan, file: string): void {
+  if (!existsSync(file)) throw new UsageError(`--service: no such file ${file}`);
+  try {
+    runtimeCommand(runtime, file);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }

@@ -2,22 +2,32 @@
  * The launcher's command line, turned into the processes to run: which entry point, under which name, on which
  * port. Parsed with node:util parseArgs; every mistake is a UsageError that says what was wrong.
  */
+import { basename, extname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { parsePort, parsePositiveInteger, UsageError } from "../config.ts";
-import { type LogFormat, parseLogFormat } from "../log.ts";
+import { type OptionTable, parseArgsOptions } from "../cli/options.ts";
+import { COMMON_OPTIONS, GATE_OPTIONS, LAUNCHER_OPTIONS, SERVICE_OPTIONS } from "../cli/tables.ts";
+import { parseDuration, parsePort, parsePositiveInteger, UsageError } from "../config.ts";
+import { type LogFormat, type LogLevel, parseLogFormat, parseLogLevel } from "../log.ts";
 import type { RuntimeName } from "../runtime/mod.ts";
 
-export const USAGE = "usage: up [--runtime node|bun|deno] [--instances SERVICE=N[,SERVICE=N…]]… "
-  + "[--distributor-port N] [--gate-port N] [--ports free] [--log human|json]";
+export const USAGE = "up [options]";
+
+/** The children's options the launcher takes and passes on; each child is told its port and the distributor's. */
+const PASSED_TO_ALL = COMMON_OPTIONS.filter(({ name }) => name !== "port" && name !== "distributor");
+
+/** Every option `up` takes, in the order of its --help. */
+export const UP_OPTIONS: OptionTable = [...LAUNCHER_OPTIONS, ...PASSED_TO_ALL, ...GATE_OPTIONS, ...SERVICE_OPTIONS];
+
+const DEFAULT_READY_TIMEOUT_MS = 30_000;
 
 const SERVICES = ["goods", "members", "purchases"] as const;
 type Service = typeof SERVICES[number];
 
-/** Each role is an entry point in services/ (`services/<role>.ts`). */
-export type Role = "distributor" | "gate" | Service;
+/** Each role is an entry point in services/ (`services/<role>.ts`); "user" is a service file given with --service. */
+export type Role = "distributor" | "gate" | Service | "user";
 
 /** docs/protocol.md §1. */
-const DEFAULT_PORTS: Record<Role, number> = {
+const DEFAULT_PORTS: Record<Exclude<Role, "user">, number> = {
   distributor: 9000,
   gate: 8000,
   goods: 9010,
@@ -31,59 +41,87 @@ export interface PlannedProcess {
   role: Role;
   /** The role, or `goods#2`, `goods#3`… for the extra instances of a service: the prefix of its output lines. */
   name: string;
-  /** 0 lets the system choose; the real port is read from the process's `listen` line. */
+  /** 0 lets the system choose; the real port is read from the process's readiness line. */
   port: number;
+  /** A user's service file (absolute), run from the directory the launcher was started in. */
+  file?: string;
+  /** The options given to the launcher that this process takes. */
+  args: string[];
 }
 
 export interface LaunchPlan {
   /** The runtime every child runs on. */
   runtime: RuntimeName;
-  /** Given to every child as `--log`; when unset, each child follows PILCROW_LOG or prints human lines. */
-  logFormat?: LogFormat;
+  /** The launcher's own format and level (from --log, --log-level or PILCROW_LOG, PILCROW_LOG_LEVEL), its children's too. */
+  logFormat: LogFormat;
+  logLevel: LogLevel;
+  readyTimeoutMs: number;
   distributor: PlannedProcess;
   /** The gateway and the services: they register with the distributor, so they start once it listens. */
   nodes: PlannedProcess[];
 }
 
-export function parseLaunchPlan(args: string[], currentRuntime: RuntimeName): LaunchPlan {
+export function parseLaunchPlan(
+  args: string[],
+  currentRuntime: RuntimeName,
+  environment: (name: string) => string | undefined = () => undefined,
+  cwd = ".",
+): LaunchPlan {
   let values;
   try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        runtime: { type: "string" },
-        instances: { type: "string", multiple: true },
-        "distributor-port": { type: "string" },
-        "gate-port": { type: "string" },
-        ports: { type: "string" },
-        log: { type: "string" },
-      },
-    }));
+    ({ values } = parseArgs({ args, options: parseArgsOptions(UP_OPTIONS) }));
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  const given = (table: OptionTable) =>
+    table.flatMap(({ name, value }) => {
+      const option = values[name];
+      if (option === undefined || option === false) return [];
+      return value === undefined ? [`--${name}`] : [`--${name}`, String(option)];
+    });
+  const common = given(PASSED_TO_ALL);
+  const serviceArgs = [...common, ...given(SERVICE_OPTIONS)];
+  const str = (value: unknown) => value as string | undefined;
   if (values.ports !== undefined && values.ports !== "free") {
     throw new UsageError(`--ports takes only "free" (every process on a port the system chooses), not ${values.ports}`);
   }
-  const defaultPort = (role: Role, instance = 0) => values.ports === "free" ? 0 : DEFAULT_PORTS[role] + instance;
-  const portOf = (role: Role, given: string | undefined) =>
+  const defaultPort = (role: Exclude<Role, "user">, instance = 0) =>
+    values.ports === "free" ? 0 : DEFAULT_PORTS[role] + instance;
+  const portOf = (role: Exclude<Role, "user">, given: string | undefined) =>
     given === undefined ? defaultPort(role) : parsePort(given, `--${role}-port`);
-  const counts = parseInstances(values.instances ?? []);
+  const counts = parseInstances(values.instances as string[] | undefined ?? []);
   const plan: LaunchPlan = {
-    runtime: parseRuntime(values.runtime ?? currentRuntime),
-    logFormat: values.log === undefined ? undefined : parseLogFormatOption(values.log),
-    distributor: { role: "distributor", name: "distributor", port: portOf("distributor", values["distributor-port"]) },
+    runtime: parseRuntime(str(values.runtime) ?? currentRuntime),
+    logFormat: checked(() => parseLogFormat(str(values.log) ?? environment("PILCROW_LOG"))),
+    logLevel: checked(() => parseLogLevel(str(values["log-level"]) ?? environment("PILCROW_LOG_LEVEL"))),
+    readyTimeoutMs: values["ready-timeout"] === undefined
+      ? DEFAULT_READY_TIMEOUT_MS
+      : parsePositiveInteger(str(values["ready-timeout"])!, "--ready-timeout"),
+    distributor: {
+      role: "distributor",
+      name: "distributor",
+      port: portOf("distributor", str(values["distributor-port"])),
+      args: common,
+    },
     nodes: [
-      { role: "gate", name: "gate", port: portOf("gate", values["gate-port"]) },
+      {
+        role: "gate",
+        name: "gate",
+        port: portOf("gate", str(values["gate-port"])),
+        args: [...common, ...given(GATE_OPTIONS)],
+      },
       ...SERVICES.flatMap((service) =>
         Array.from({ length: counts.get(service) ?? 1 }, (_, index) => ({
           role: service,
           name: index === 0 ? service : `${service}#${index + 1}`,
           port: defaultPort(service, index),
+          args: serviceArgs,
         }))
       ),
+      ...userServices(values.service as string[] | undefined ?? [], cwd, serviceArgs),
     ],
   };
+  if (values.timeout !== undefined) parseDuration(str(values.timeout)!, "--timeout");
   checkDistinctPorts([plan.distributor, ...plan.nodes]);
   return plan;
 }
@@ -112,12 +150,23 @@ function parseRuntime(name: string): RuntimeName {
   return runtime;
 }
 
-function parseLogFormatOption(value: string): LogFormat {
+function checked<T>(parse: () => T): T {
   try {
-    return parseLogFormat(value);
+    return parse();
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+}
+
+/** `--service ./my-service.ts`: resolved from the launcher's directory, named after the file, on a free port. */
+function userServices(files: string[], cwd: string, args: string[]): PlannedProcess[] {
+  return files.map((file) => ({
+    role: "user",
+    name: basename(file, extname(file)),
+    port: 0,
+    file: resolve(cwd, file),
+    args,
+  }));
 }
 
 /** Extra instances take the ports after their service's, so enough of them run into the next service's port. */

@@ -1,20 +1,23 @@
 /**
- * Keeps one child process running: starts it, relays its output as `[name] line`, learns its real port from its
- * `listen` line, restarts it with back-off when it exits unexpectedly (on the same port, so whoever was told that
+ * Keeps one child process running: starts it, relays its output (as `[name] line`, or as JSON lines naming it),
+ * learns its real port from its readiness line (lib/launcher/readiness.ts), restarts it with back-off when it exits unexpectedly (on the same port, so whoever was told that
  * port finds it again), and stops it on request: SIGTERM, then SIGKILL after a grace period.
  *
  * It gives up on a process that exits before listening 3 times in a row: a port in use, a bad argument or a broken
  * install, which no restart fixes; looping on it forever would hide the problem. A process that listened once
- * and later crashes is restarted for as long as it comes back up.
+ * and later crashes is restarted for as long as it comes back up. It also gives up on a process that is not ready
+ * within the ready timeout, and says so.
+ *
+ * Each child gets a stdin pipe: if the launcher dies, even by SIGKILL, the pipe ends and the child stops itself.
  */
 import type { ChildProcess } from "node:child_process";
 import process from "node:process";
 import type { Writable } from "node:stream";
 import { Backoff, RESTART_BACKOFF } from "../backoff.ts";
-import type { Logger } from "../log.ts";
+import type { LogFormat, Logger } from "../log.ts";
 import { type ListenAddress, signalProcess, spawnCommand } from "../runtime/mod.ts";
 import { eachLine } from "./lines.ts";
-import { listenAddressIn } from "./listen-line.ts";
+import { readyAddressIn, SUPERVISED_VARIABLE } from "./readiness.ts";
 
 const STARTS_BEFORE_GIVING_UP = 3;
 
@@ -26,6 +29,10 @@ export interface SupervisorOptions {
   command(port: number): string[];
   cwd: string;
   log: Logger;
+  /** How the launcher writes: human lines get a `[name] ` prefix; in JSON every line is a JSON object. */
+  format: LogFormat;
+  /** Each start must be ready within this time, or the supervisor gives up. */
+  readyTimeoutMs: number;
   /** Called once, when the supervisor gives up on the process (see above); it is not restarted again. */
   gaveUp(reason: string): void;
 }
@@ -35,6 +42,7 @@ interface Run {
   child: ChildProcess;
   startedAt: number;
   listened: boolean;
+  readyTimer?: ReturnType<typeof setTimeout>;
   ended: Promise<void>;
   end(): void;
 }
@@ -57,7 +65,7 @@ export class Supervisor {
 
   start(): void {
     const { name, log, cwd } = this.options;
-    const child = spawnCommand(this.options.command(this.#port), {}, cwd);
+    const child = spawnCommand(this.options.command(this.#port), { [SUPERVISED_VARIABLE]: "1" }, cwd, "pipe");
     let end!: () => void;
     const ended = new Promise<void>((resolve) => end = resolve);
     const run: Run = { child, startedAt: Date.now(), listened: false, ended, end };
@@ -65,6 +73,9 @@ export class Supervisor {
     if (child.pid !== undefined) {
       log.info(`${name} started (pid ${child.pid}, ${this.#port === 0 ? "any free port" : `port ${this.#port}`})`);
     }
+    // A child that exits before reading its stdin must not make the launcher fail on a broken pipe.
+    child.stdin!.on("error", () => {});
+    run.readyTimer = setTimeout(() => this.#notReady(run), this.options.readyTimeoutMs);
     eachLine(child.stdout!, (line) => this.#relay(run, process.stdout, line));
     eachLine(child.stderr!, (line) => this.#relay(run, process.stderr, line));
     // 'close' rather than 'exit': it comes after the child's last lines, which belong before the news of its end.
@@ -93,18 +104,35 @@ export class Supervisor {
   }
 
   #relay(run: Run, destination: Writable, line: string): void {
-    destination.write(`[${this.options.name}] ${line}\n`);
-    const address = run.listened ? undefined : listenAddressIn(line);
-    if (address === undefined) return;
+    const address = readyAddressIn(line);
+    if (address === undefined) {
+      const { name, format } = this.options;
+      destination.write(
+        format === "json" ? jsonLine(name, line, destination === process.stderr) : `[${name}] ${line}\n`,
+      );
+      return;
+    }
+    if (run.listened) return;
     run.listened = true;
+    clearTimeout(run.readyTimer);
     this.#failedStartsInARow = 0;
     this.#port = address.port;
     this.#announceListening(address);
   }
 
+  #notReady(run: Run): void {
+    if (this.#run !== run || this.#stopping) return;
+    const { name, readyTimeoutMs } = this.options;
+    this.#stopping = true;
+    this.options.gaveUp(
+      `${name} was not ready within ${readyTimeoutMs} ms (--ready-timeout); its own lines above may say why`,
+    );
+  }
+
   #ended(run: Run, reason: string): void {
     if (this.#run !== run) return; // a spawn error may be followed by 'close': one end per run
     this.#run = undefined;
+    clearTimeout(run.readyTimer);
     run.end();
     if (this.#stopping) return;
     const { name, log } = this.options;
@@ -121,6 +149,24 @@ export class Supervisor {
     log.warn(`${name} exited (${reason}) ${lasted}; restarting in ${delayMs} ms`);
     this.#restartTimer = setTimeout(() => this.start(), delayMs);
   }
+}
+
+/**
+ * A child's line as one JSON line naming the child as the launcher does (`goods#2`): its own JSON log line, or
+ * anything else it printed (a runtime's warning, a stack trace) wrapped as an `output` event.
+ */
+function jsonLine(name: string, line: string, fromStderr: boolean): string {
+  let entry;
+  try {
+    entry = JSON.parse(line);
+  } catch { /* not a log line */ }
+  if (typeof entry === "object" && entry !== null && !Array.isArray(entry)) {
+    return entry.process === name ? `${line}\n` : `${JSON.stringify({ ...entry, process: name })}\n`;
+  }
+  const level = fromStderr ? "warn" : "info";
+  return `${
+    JSON.stringify({ time: new Date().toISOString(), level, process: name, event: "output", details: [line] })
+  }\n`;
 }
 
 function sendSignal(child: ChildProcess, signal: NodeJS.Signals): void {

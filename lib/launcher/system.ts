@@ -3,13 +3,14 @@
  * the services, each under its own supervisor. Stops them in the reverse order: the gateway and the services first,
  * the distributor last, so that none of them loses the registry and starts reconnecting while it is being stopped.
  */
+import process from "node:process";
 import type { Logger } from "../log.ts";
 import { type ListenAddress, runtimeCommand } from "../runtime/mod.ts";
 import type { LaunchPlan, PlannedProcess, Role } from "./plan.ts";
 import { Supervisor } from "./supervisor.ts";
 
 export interface SystemOptions {
-  /** The file that runs a role, e.g. the absolute path of services/goods.ts. */
+  /** The file that runs a shipped role, e.g. the absolute path of services/goods.ts. */
   entryPoint(role: Role): string;
   /** Where children run: the project root, where the runtimes find package.json, deno.json and node_modules. */
   cwd: string;
@@ -43,7 +44,7 @@ export class System {
   async #startNodes(): Promise<ListenAddress> {
     const distributor = await this.#distributor.listening;
     if (this.#stopping) return never;
-    const meshArgs = ["--distributor", `127.0.0.1:${distributor.port}`];
+    const meshArgs = ["--distributor", reachable(distributor)];
     this.#nodes = this.plan.nodes.map((node) => this.#supervise(node, meshArgs));
     for (const node of this.#nodes) node.start();
     const addresses = await Promise.all(this.#nodes.map((node) => node.listening));
@@ -53,17 +54,28 @@ export class System {
 
   #supervise(planned: PlannedProcess, extraArgs: string[]): Supervisor {
     const { entryPoint, cwd, log } = this.options;
-    const logArgs = this.plan.logFormat === undefined ? [] : ["--log", this.plan.logFormat];
+    const { runtime, logFormat, logLevel, readyTimeoutMs } = this.plan;
+    const args = [...planned.args, "--log", logFormat, "--log-level", logLevel, ...extraArgs];
+    const file = planned.file ?? entryPoint(planned.role);
     return new Supervisor({
       name: planned.name,
       port: planned.port,
-      command: (port) =>
-        runtimeCommand(this.plan.runtime, entryPoint(planned.role), ["--port", String(port), ...extraArgs, ...logArgs]),
-      cwd,
+      command: (port) => runtimeCommand(runtime, file, ["--port", String(port), ...args]),
+      // A user's service runs where its own package.json and node_modules are.
+      cwd: planned.file === undefined ? cwd : process.cwd(),
       log,
+      format: logFormat,
+      readyTimeoutMs,
       gaveUp: this.#fail,
     });
   }
+}
+
+/** Where the other processes reach the distributor: its own address, or loopback when it listens on all of them. */
+function reachable({ address, family, port }: ListenAddress): string {
+  if (address === "0.0.0.0") return `127.0.0.1:${port}`;
+  if (address === "::") return `[::1]:${port}`;
+  return family === "IPv6" ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 /** What `up` is left waiting on once the system stops: it must not announce a system that is going away. */

@@ -16,6 +16,8 @@
  * SIGINT/SIGTERM: leave the mesh, drain, then close what `start` opened.
  */
 import type { ParseArgsConfig } from "node:util";
+import { tableOf } from "../cli/options.ts";
+import { SERVICE_OPTIONS } from "../cli/tables.ts";
 import { type CommonConfig, parseDuration, parsePositiveInteger, requireGuardOffLoopback } from "../config.ts";
 import type { Contract } from "../contract/contract.ts";
 import type { Logger } from "../log.ts";
@@ -70,6 +72,7 @@ export function runService<C extends Contract, U extends Contract = never>(
         maxInFlight: maxInFlight === undefined ? undefined : parsePositiveInteger(maxInFlight, "max in flight"),
       });
       return {
+        address: service.address,
         async stop() {
           await service.close(drainMs);
           await started.close?.();
@@ -79,5 +82,5 @@ export function runService<C extends Contract, U extends Contract = never>(
       await started.close?.();
       throw error;
     }
-  }, { drain: { type: "string" }, "max-in-flight": { type: "string" }, ...definition.flags });
+  }, [...SERVICE_OPTIONS, ...tableOf(definition.flags ?? {})]);
 }

@@ -1,0 +1,107 @@
+/**
+ * The options of every command, in one place: each process parses its own table, and the launcher accepts the
+ * children's options too and passes each one to the processes that take it.
+ */
+import type { OptionTable } from "./options.ts";
+
+/** Every process: the distributor, the gateway and the services. */
+export const COMMON_OPTIONS: OptionTable = [
+  {
+    name: "port",
+    short: "p",
+    value: "N",
+    description: "listen port, or the first plain argument; 0 picks a free one, reported on the listen line",
+  },
+  { name: "host", value: "ADDR", default: "127.0.0.1", description: "bind address" },
+  {
+    name: "distributor",
+    value: "HOST:PORT",
+    env: "PILCROW_DISTRIBUTOR",
+    default: "127.0.0.1:9000",
+    description: "where the distributor is",
+  },
+  { name: "log", value: "human|json", env: "PILCROW_LOG", default: "human", description: "log format" },
+  {
+    name: "log-level",
+    value: "debug|info|warn|error",
+    env: "PILCROW_LOG_LEVEL",
+    default: "info",
+    description: "the least severe lines written",
+  },
+  {
+    name: "heartbeat",
+    value: "MS",
+    env: "PILCROW_HEARTBEAT_MS",
+    default: "2000",
+    description: "heartbeat interval of the distributor and the gateway; 0: off",
+  },
+  { name: "secret-file", value: "PATH", env: "PILCROW_SECRET (the secret itself)", description: "the mesh secret" },
+  { name: "tls-cert", value: "PATH", env: "PILCROW_TLS_CERT", description: "this node's certificate (mutual TLS)" },
+  { name: "tls-key", value: "PATH", env: "PILCROW_TLS_KEY", description: "this node's private key" },
+  { name: "tls-ca", value: "PATH", env: "PILCROW_TLS_CA", description: "the CA that signs every node of the mesh" },
+];
+
+export const GATE_OPTIONS: OptionTable = [
+  {
+    name: "timeout",
+    value: "MS",
+    env: "PILCROW_TIMEOUT_MS",
+    default: "5000",
+    description: "how long to wait for a service before answering 504",
+  },
+  { name: "body-limit", value: "BYTES", default: "131072", description: "largest request body before 413" },
+  { name: "status", env: "PILCROW_STATUS=1", description: "serve GET /_pilcrow/status" },
+  { name: "cors", value: "ORIGIN[,ORIGIN…]|*", env: "PILCROW_CORS", description: "origins allowed by CORS" },
+];
+
+export const SERVICE_OPTIONS: OptionTable = [
+  {
+    name: "drain",
+    value: "MS",
+    env: "PILCROW_DRAIN_MS",
+    default: "5000",
+    description: "how long a stop waits for gateways to let go",
+  },
+  {
+    name: "max-in-flight",
+    value: "N",
+    env: "PILCROW_MAX_IN_FLIGHT",
+    default: "1024",
+    description: "requests handled at once; beyond it each is refused as busy (503)",
+  },
+];
+
+/** The launcher's own options; it also takes every option above but --port and --distributor (see plan.ts). */
+export const LAUNCHER_OPTIONS: OptionTable = [
+  { name: "runtime", value: "node|bun|deno", default: "the launcher's own", description: "the children's runtime" },
+  {
+    name: "instances",
+    value: "SERVICE=N[,SERVICE=N…]",
+    multiple: true,
+    description: "more instances of a service, on the next ports (9011, 9012…)",
+  },
+  { name: "distributor-port", value: "N", default: "9000", description: "the distributor's port" },
+  { name: "gate-port", value: "N", default: "8000", description: "the gateway's port" },
+  {
+    name: "ports",
+    value: "free",
+    description: "every process on a port the system chooses (the real ones are printed)",
+  },
+  {
+    name: "service",
+    value: "FILE",
+    multiple: true,
+    description: "also run this service file (yours, resolved from the current directory) under the launcher",
+  },
+  {
+    name: "ready-timeout",
+    value: "MS",
+    default: "30000",
+    description: "how long a process may take to be ready before the launcher gives up",
+  },
+];
+
+export const CLIENT_OPTIONS: OptionTable = [
+  { name: "host", value: "HOST", description: "the gateway's host (overrides BASE_URL's)" },
+  { name: "port", value: "N", description: "the gateway's port (overrides BASE_URL's)" },
+];
