@@ -171,9 +171,11 @@ export const denoTcp: TcpImplementation = {
     const { hostname, port } = listener.addr;
     return Promise.resolve({
       address: { address: hostname, family: familyOf(hostname), port },
+      // Idempotent, as the other runtimes' listeners are: a service stops accepting, drains, then closes, and
+      // Deno throws "Bad resource ID" for a second close, which skipped the rest of the stop.
       close() {
+        if (!closing) listener.close();
         closing = true;
-        listener.close();
         return Promise.resolve();
       },
     });
