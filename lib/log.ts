@@ -1,7 +1,9 @@
 /**
  * The log. The default human format keeps the book's events and words (`listen {…}`, `onCreate addr port`,
- * `Distributor Notification {…}`) so chapter 9 still reads true; `json` writes one JSON object per line.
- * Formatting goes through node:util so objects print alike on every runtime.
+ * `Distributor Notification {…}`) and prints objects as Node's console does (nested values past depth 2 as
+ * `[Array]`, `[Object]`), so chapter 9 still reads true; `json` writes one JSON object per line, with every detail.
+ * Objects go through node:util's inspect with every option that shapes its text set here, so a line reads the
+ * same on Node, Bun and Deno.
  *
  * Most lines are caused by peers (a connection, a registration, a bad frame), so no event may write more than
  * a set number of lines per window: the rest are counted and reported in one line when the window closes.
@@ -9,7 +11,7 @@
  */
 import process from "node:process";
 import { clearTimeout, setTimeout } from "node:timers";
-import { format } from "node:util";
+import { inspect, type InspectOptions } from "node:util";
 
 export type LogFormat = "human" | "json";
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -72,7 +74,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const out = options.out ?? process.stdout;
   const err = options.err ?? process.stderr;
   const print = (level: LogLevel, event: string, details: unknown[]) => {
-    const line = json ? jsonLine(level, options.name, event, details) : format(event, ...details);
+    const line = json ? jsonLine(level, options.name, event, details) : humanLine(event, details);
     (level === "error" || level === "warn" ? err : out).write(line + "\n");
   };
   const limit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
@@ -134,6 +136,111 @@ class EventLimiter {
     this.#windowEnd = now + this.limit.windowMs;
     for (const { level, event, lines } of suppressed) this.report(level, event, lines);
   }
+}
+
+/**
+ * How the human format shows objects: Node's console defaults, written out (a runtime's defaults may differ, or
+ * change), except for bounds on what a peer can make one line hold.
+ */
+export const HUMAN_INSPECT: Readonly<InspectOptions> = {
+  depth: 2,
+  colors: false,
+  breakLength: 100,
+  compact: 3,
+  maxArrayLength: 100,
+  maxStringLength: 500,
+  sorted: false,
+  getters: false,
+  showHidden: false,
+  showProxy: false,
+  numericSeparator: false,
+  // Details are data; an object's own inspect method would print whatever it likes, newlines included.
+  customInspect: false,
+};
+
+/** Keys of one object shown at most, like maxArrayLength for arrays (inspect has no such bound for objects). */
+const MAX_OBJECT_KEYS = 100;
+
+/**
+ * The event and its details separated by spaces, as console.log prints its arguments (but never reading the event
+ * as a format string). One record may span several lines, as an object does in the book, but only its first line
+ * starts at the margin: whatever a detail holds, it cannot end the line early or start one that looks like another
+ * event.
+ */
+export function humanLine(event: string, details: unknown[]): string {
+  return [visible(event), ...details.map(humanDetail)].join(" ");
+}
+
+function humanDetail(value: unknown): string {
+  if (typeof value === "string") return visible(clipped(value));
+  if (value instanceof Error) return errorText(value);
+  return inspect(shown(value, 0, new Map()), HUMAN_INSPECT);
+}
+
+/** An error's name and message on its line, then the frames of its stack, indented as every runtime prints them. */
+function errorText(error: Error): string {
+  const frames = (error.stack ?? "").split("\n").filter((line) => /^\s+at /.test(line));
+  return [
+    `${visible(error.name)}: ${visible(clipped(error.message))}`,
+    ...frames.map((line) => `    ${visible(line.trim())}`),
+  ]
+    .join("\n");
+}
+
+/**
+ * A copy of the plain objects and arrays that inspect will print (down to its depth), with every string made
+ * visible and every error made text: runtimes escape control characters in their own ways (Deno writes `\x1b`
+ * where Node writes `\x1B`), and an error's stack would print its message raw. Other objects (a Map, a Date)
+ * are inspect's to print, its escaping included. Cycles stay cycles: each object is copied once.
+ */
+function shown(value: unknown, depth: number, copies: Map<object, unknown>): unknown {
+  if (typeof value === "string") return visible(value);
+  if (value instanceof Error) return `${visible(value.name)}: ${visible(clipped(value.message))}`;
+  if (typeof value !== "object" || value === null || depth > (HUMAN_INSPECT.depth as number)) return value;
+  const copied = copies.get(value);
+  if (copied) return copied;
+  if (Array.isArray(value)) {
+    // slice, not map: holes stay holes, and only what inspect shows is visited, however long the array.
+    const copy = value.slice();
+    copies.set(value, copy);
+    const visited = Math.min(copy.length, HUMAN_INSPECT.maxArrayLength as number);
+    for (let index = 0; index < visited; index++) {
+      if (index in copy) copy[index] = shown(copy[index], depth + 1, copies);
+    }
+    return copy;
+  }
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return value;
+  const copy: Record<string, unknown> = Object.create(prototype);
+  copies.set(value, copy);
+  const keys = Object.keys(value);
+  for (const key of keys.slice(0, MAX_OBJECT_KEYS)) {
+    copy[visible(key)] = shown((value as Record<string, unknown>)[key], depth + 1, copies);
+  }
+  if (keys.length > MAX_OBJECT_KEYS) copy["…"] = `${keys.length - MAX_OBJECT_KEYS} more keys`;
+  return copy;
+}
+
+/** Control characters, line and paragraph separators, and lone surrogates: what can break or hide a line. */
+const UNSEEN =
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * Text with nothing a terminal or a line splitter would act on: C0 controls become their Unicode pictures (a
+ * newline shows as ␊, an escape as ␛), the rest the replacement character.
+ */
+export function visible(text: string): string {
+  return text.replace(UNSEEN, (character) => {
+    const code = character.charCodeAt(0);
+    if (code < 0x20) return String.fromCharCode(0x2400 + code);
+    return code === 0x7f ? "\u2421" : "\ufffd";
+  });
+}
+
+/** A long string cut as inspect cuts one (maxStringLength), for strings printed outside an object. */
+function clipped(text: string): string {
+  const max = HUMAN_INSPECT.maxStringLength as number;
+  return text.length > max ? `${text.slice(0, max)}... ${text.length - max} more characters` : text;
 }
 
 function jsonLine(level: LogLevel, name: string, event: string, details: unknown[]): string {
