@@ -10,6 +10,7 @@
 import { clearInterval, setImmediate, setInterval, setTimeout } from "node:timers";
 import type { Logger } from "./log.ts";
 import { Liveness } from "./mesh/liveness.ts";
+import { describeChange } from "./mesh/node-list-summary.ts";
 import { tcpImplementation } from "./runtime/mod.ts";
 import type { TcpImplementation } from "./runtime/types.ts";
 import type { PacketConnection } from "./tcp/connection.ts";
@@ -107,10 +108,16 @@ export async function startDistributor(options: DistributorOptions): Promise<Dis
     else setImmediate(broadcast);
   }
 
+  /** The list last sent, to log what each notification changes (once, here, not in every node it reaches). */
+  let lastSent: NodeInfo[] = [];
   function broadcast(): void {
     broadcastScheduled = false;
     const current = notification();
     for (const connection of registry.keys()) connection.sendFrame(current);
+    const sent = [...registry.values()].map(({ node }) => node);
+    const change = describeChange(lastSent, sent);
+    if (change) log.info("Distributor Notification", change);
+    lastSent = sent;
     const size = current.length; // characters: near enough to bytes for pacing
     const spacingMs = 1000 * Math.max(size / NODE_LIST_RATE, (size * registry.size) / ALL_LISTS_RATE);
     nextBroadcastAt = Date.now() + spacingMs;

@@ -134,7 +134,7 @@ describe("book-protocol peers through a distributor restart", () => {
     book!.stop();
     book = undefined;
     const gateFrom = await restartDistributor();
-    const notified = await system.gate.waitFor((entry) => entry.event === "Distributor Notification", 10_000, gateFrom);
+    const notified = await system.gate.waitFor((entry) => entry.event === "distributor connected", 10_000, gateFrom);
     assert.equal((await call(system, "GET", "/book")).status, 200, "kept at first: it may be registering again");
     const removed = await system.gate.waitFor(
       (entry) => entry.event === "instance removed" && entry.details[0] === `127.0.0.1:${service.port}`,

@@ -233,7 +233,8 @@ export class InstancePool {
       },
     };
     this.#instances.set(id, instance);
-    log.info("instance added", id, node.name);
+    // The distributor logs the entry at info when it lists it; here what matters is when it is connected.
+    log.debug("instance added", id, node.name);
     client.open();
     return instance;
   }

@@ -11,7 +11,6 @@ import { isPing, PILCROW_PROTOCOL, pingInterval, pong } from "../wire/heartbeat.
 import { parseNodeList } from "../wire/node-info.ts";
 import { DISTRIBUTES, type NodeInfo } from "../wire/packet.ts";
 import { Liveness } from "./liveness.ts";
-import { describeChange } from "./node-list-summary.ts";
 
 export interface RegistryLinkOptions {
   distributor: Endpoint;
@@ -43,8 +42,9 @@ export function linkToRegistry(options: RegistryLinkOptions): RegistryLink {
   let registered = false;
   let self: NodeInfo = { ...options.self, pilcrow: PILCROW_PROTOCOL };
   let connectedAt = 0;
-  /** The last list, to say what changed in the next. */
-  let known: NodeInfo[] = [];
+  /** Whether this connection's first list has come: the one line at info that says the node is in the mesh again. */
+  let heard = false;
+  let leaving = false;
   const register = (client: PacketClient) => client.send({ uri: DISTRIBUTES, method: "POST", key: 0, params: self });
   const liveness = new Liveness<PacketClient>({
     gone(client) {
@@ -61,12 +61,14 @@ export function linkToRegistry(options: RegistryLinkOptions): RegistryLink {
     peer: { role: "distributor", name: "distributor" },
     connected(client) {
       connectedAt = Date.now();
+      heard = false;
       registered = register(client);
     },
     disconnected() {
       registered = false;
       liveness.forget(client);
-      log.warn("distributor connection lost; reconnecting", client.endpoint);
+      // A node that is leaving expects to lose it (the distributor may stop first): no cause for a warning.
+      (leaving ? log.debug : log.warn)("distributor connection lost; reconnecting", client.endpoint);
     },
     unsolicited(packet) {
       if (isPing(packet)) {
@@ -79,9 +81,11 @@ export function linkToRegistry(options: RegistryLinkOptions): RegistryLink {
       if (packet.uri !== DISTRIBUTES || packet.method !== "GET") return;
       const nodes = parseNodeList(packet.params);
       if (!nodes) return log.warn("invalid notification from distributor", typeof packet.params);
-      log.info("Distributor Notification", describeChange(known, nodes));
+      // Every node gets every list: the distributor logs what each one changes, once for the mesh; here the
+      // whole list is for debugging only.
       log.debug("Distributor Notification", packet);
-      known = nodes;
+      if (!heard) log.info("distributor connected", client.endpoint, { nodes: nodes.length });
+      heard = true;
       options.notified?.(nodes, connectedAt);
     },
   }).open();
@@ -90,6 +94,7 @@ export function linkToRegistry(options: RegistryLinkOptions): RegistryLink {
       return registered;
     },
     leave() {
+      leaving = true;
       self = { ...self, urls: [] };
       register(client);
     },
