@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole check, as `npm test` runs it: types (tsc and deno check), formatting (dprint), and the test
-# suite under Node (tsx), Bun and Deno. Every stage runs even when one fails; the exit code says whether all passed.
+# The whole check, as `npm test` runs it: types (tsc and deno check), the package's build (dist/, as `npm pack`
+# ships it), formatting (dprint), and the test suite under Node (tsx), Bun and Deno. Every stage runs even when
+# one fails; the exit code says whether all passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=node_modules/.bin
@@ -23,7 +24,8 @@ stage() {
 }
 
 stage tsc "$bin/tsc" --noEmit -p .
-stage "deno check" "$bin/deno" check mod.ts lib services tests scripts examples
+stage build npm run --silent build
+stage "deno check" "$bin/deno" check mod.ts lib services bin tests scripts examples
 stage dprint "$bin/dprint" check
 stage node "$bin/tsx" --test --test-concurrency=1 "${tests[@]}"
 stage bun "$bin/bun" test --timeout 120000 "${tests[@]/#/./}"
