@@ -14,6 +14,7 @@ import {
   closed,
   gatewayConnections,
   isAlive,
+  lines,
   listenPorts,
   runApiClient,
   startLauncher,
@@ -45,7 +46,7 @@ describe("launcher", () => {
     launcher = await startLauncher(["--ports", "free"]);
     gatewayPort = Number((await waitForLine(launcher, UP))[1]);
     assert.deepEqual(listenPorts(launcher, "gate"), [gatewayPort]);
-    const lineOf = (pattern: RegExp) => launcher.output.findIndex((line) => pattern.test(line));
+    const lineOf = (pattern: RegExp) => lines(launcher).findIndex((line) => pattern.test(line));
     const distributorListens = lineOf(/^\[distributor\] \{.*"event":"listen"/);
     assert.ok(distributorListens > lineOf(/^distributor started \(pid \d+, any free port\)$/));
     for (const name of ["gate", "goods", "members", "purchases"]) {
@@ -124,7 +125,7 @@ describe("launcher", () => {
     assert.equal(await exitCode, 0);
     assert.deepEqual(pids.filter(isAlive), [], "no child left running");
     const stoppingLine = (name: string) =>
-      launcher.output.findIndex((line) => line.startsWith(`[${name}] {`) && line.includes(`"event":"stopping"`));
+      lines(launcher).findIndex((line) => line.startsWith(`[${name}] {`) && line.includes(`"event":"stopping"`));
     const distributorStopped = stoppingLine("distributor");
     assert.ok(distributorStopped > 0, "the distributor stopped on request");
     for (const name of ["gate", "goods", "members", "purchases"]) {
@@ -151,7 +152,7 @@ describe("launcher options", () => {
   it("exits 2 with a message on a bad option", SLOW, async () => {
     const launcher = await startLauncher(["--instances", "goods=x"]);
     assert.equal(await closed(launcher), 2);
-    assert.match(launcher.output.join("\n"), /number of goods instances must be a positive whole number, not x/);
+    assert.match(lines(launcher).join("\n"), /number of goods instances must be a positive whole number, not x/);
     assert.deepEqual(childPids(launcher), []);
   });
 
@@ -160,7 +161,7 @@ describe("launcher options", () => {
     try {
       const launcher = await startLauncher(["--ports", "free", "--distributor-port", String(squatter.port)]);
       assert.equal(await closed(launcher), 1);
-      assert.match(launcher.output.join("\n"), /giving up: distributor exited before listening 3 times in a row/);
+      assert.match(lines(launcher).join("\n"), /giving up: distributor exited before listening 3 times in a row/);
       assert.equal(childPids(launcher, "distributor").length, 3);
       assert.deepEqual(childPids(launcher).filter(isAlive), []);
     } finally {

@@ -6,7 +6,10 @@ import process from "node:process";
 import { DENO_LAUNCHER_PERMISSIONS } from "../../lib/runtime/mod.ts";
 import { delay, type LogEntry, type RunningProcess, startProcess } from "./processes.ts";
 
-/** The children log JSON (startProcess sets PILCROW_LOG=json), so their entries can be read back. */
+/**
+ * The launcher and its children log JSON (startProcess sets PILCROW_LOG=json), so their entries can be read back;
+ * `lines` shows them as the human relay would: the launcher's own as their event, a child's as `[name] {json}`.
+ */
 export function startLauncher(args: string[]): Promise<RunningProcess> {
   return startProcess("up.ts", args, { waitForListen: false, denoPermissions: DENO_LAUNCHER_PERMISSIONS });
 }
@@ -26,6 +29,20 @@ export async function runApiClient(port: number): Promise<{ code: number | null;
   return { code, output: client.output };
 }
 
+/** The launcher's output, one entry per line, as the human relay would print it (see startLauncher). */
+export function lines(launcher: RunningProcess): string[] {
+  return launcher.output.map((line) => {
+    let entry;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      return line;
+    }
+    if (entry?.process === "up") return entry.event;
+    return typeof entry?.process === "string" ? `[${entry.process}] ${line}` : line;
+  });
+}
+
 /** Waits for a line of output, from line `from` on, that matches; fails with the whole output if none comes. */
 export async function waitForLine(
   running: RunningProcess,
@@ -35,7 +52,7 @@ export async function waitForLine(
 ): Promise<RegExpMatchArray> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    for (const line of running.output.slice(from)) {
+    for (const line of lines(running).slice(from)) {
       const match = line.match(pattern);
       if (match) return match;
     }
@@ -49,7 +66,7 @@ export async function waitForLine(
 /** The log entries a child printed, from line `from` of the launcher's output on. */
 export function childEntries(launcher: RunningProcess, name: string, from = 0): LogEntry[] {
   const prefix = `[${name}] {`;
-  return launcher.output.slice(from).filter((line) => line.startsWith(prefix)).map((line) =>
+  return lines(launcher).slice(from).filter((line) => line.startsWith(prefix)).map((line) =>
     JSON.parse(line.slice(prefix.length - 1))
   );
 }
@@ -70,7 +87,7 @@ export function gatewayConnections(launcher: RunningProcess, name: string, from 
 
 /** The pids of the children started under `name` (any child when not given), from the launcher's lines. */
 export function childPids(launcher: RunningProcess, name?: string): number[] {
-  return launcher.output.flatMap((line) => {
+  return lines(launcher).flatMap((line) => {
     const match = /^(\S+) started \(pid (\d+),/.exec(line);
     return match && (name === undefined || match[1] === name) ? [Number(match[2])] : [];
   });
