@@ -59,6 +59,7 @@ export { nowToTheSecond, type Page, StoreError } from "./lib/store/contract.ts";
 export { MemoryTable } from "./lib/store/memory.ts";
 export { type OpenedStore, openStore, type StoreBackends } from "./lib/store/open.ts";
 export { inIdOrder, isDuplicateEntry, type MysqlDatabase, type TableSpec } from "./lib/store/sql.ts";
+export { isUniqueViolation, type SqliteBackend, type SqliteDatabase } from "./lib/store/sqlite.ts";
 
 // A program of one's own in the mesh: its command line, its log, and the mesh core for requests.
 export { type CommonConfig, type Endpoint, parseCommandLine, parseEndpoint, UsageError } from "./lib/config.ts";

@@ -1,15 +1,20 @@
 /**
- * One contract suite for every service's store, run against both implementations of each: the embedded one,
- * and MySQL on a real MariaDB.
+ * One contract suite for every service's store, run against each implementation: in memory, SQLite (a file in
+ * a fresh directory, and in memory), and MySQL on a real MariaDB.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createLogger } from "../lib/log.ts";
+import { StoreError } from "../lib/store/contract.ts";
 import { openMysql } from "../lib/store/mysql.ts";
 import type { MysqlDatabase } from "../lib/store/sql.ts";
-import { type GoodsStore, memoryGoods, mysqlGoods } from "../services/goods/store.ts";
-import { type MembersStore, memoryMembers, mysqlMembers } from "../services/members/store.ts";
-import { memoryPurchases, mysqlPurchases, type PurchasesStore } from "../services/purchases/store.ts";
+import { IN_MEMORY, openSqliteDatabase, openSqliteStore } from "../lib/store/sqlite.ts";
+import { type GoodsStore, memoryGoods, mysqlGoods, sqliteGoods } from "../services/goods/store.ts";
+import { type MembersStore, memoryMembers, mysqlMembers, sqliteMembers } from "../services/members/store.ts";
+import { memoryPurchases, mysqlPurchases, type PurchasesStore, sqlitePurchases } from "../services/purchases/store.ts";
 import { createTestDatabase, mysqlServerUrl, skipWithoutMysql, type TestDatabase } from "./support/mysql.ts";
 
 const quiet = createLogger({ name: "test", level: "error" });
@@ -29,6 +34,19 @@ async function mysqlStores(url: string): Promise<Stores> {
     purchases: await mysqlPurchases(db),
   }));
   return { ...opened.store, close: opened.close };
+}
+
+/** Each service in its own database, as each service opens its own file under the data directory. */
+async function sqliteStores(dataDir: string): Promise<Stores> {
+  const goods = await openSqliteStore(dataDir, "goods", sqliteGoods);
+  const members = await openSqliteStore(dataDir, "members", sqliteMembers);
+  const purchases = await openSqliteStore(dataDir, "purchases", sqlitePurchases);
+  return {
+    goods: goods.store,
+    members: members.store,
+    purchases: purchases.store,
+    close: async () => void await Promise.all([goods.close(), members.close(), purchases.close()]),
+  };
 }
 
 function memoryStores(): Stores {
@@ -151,7 +169,18 @@ function contract(
   });
 }
 
-contract("embedded", () => Promise.resolve(memoryStores()));
+contract("in memory", () => Promise.resolve(memoryStores()));
+
+let sqliteDir = "";
+contract(
+  "SQLite file",
+  () => {
+    sqliteDir = mkdtempSync(join(tmpdir(), "pilcrow-contract-"));
+    return sqliteStores(sqliteDir);
+  },
+  async () => rmSync(sqliteDir, { recursive: true, force: true }),
+);
+contract("SQLite in memory", () => sqliteStores(IN_MEMORY));
 
 let database: TestDatabase | undefined;
 contract(
@@ -200,5 +229,41 @@ describe("MySQL tables", { skip: skipWithoutMysql }, () => {
       assert.ok(!error.message.includes("s3cret-pass"));
       return true;
     });
+  });
+});
+
+describe("SQLite tables", () => {
+  it("creates the tables in one file per service, keeps them across a reopen, and refuses a table lacking columns", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "pilcrow-schema-"));
+    try {
+      const first = await sqliteStores(dataDir);
+      const id = await first.goods.add({ name: "kept", category: "c", price: 1, description: "" });
+      await first.close();
+      const again = await sqliteStores(dataDir);
+      assert.deepEqual(await again.goods.list(), [{ id, name: "kept", category: "c", price: 1, description: "" }]);
+      await again.close();
+
+      const db = await openSqliteDatabase(dataDir, "other");
+      await db.run("CREATE TABLE goods (id INTEGER PRIMARY KEY, name TEXT NOT NULL)");
+      await db.close();
+      await assert.rejects(
+        openSqliteStore(dataDir, "other", sqliteGoods),
+        /other\.sqlite: table goods exists but lacks the column\(s\) category, price, description/,
+      );
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses what MySQL's columns refuse: a name over 128 characters, a price beyond int", async () => {
+    const db = await openSqliteDatabase(IN_MEMORY, "goods");
+    try {
+      const goods = await sqliteGoods(db);
+      await goods.add({ name: "n".repeat(128), category: "c", price: 2147483647, description: "" });
+      await assert.rejects(goods.add({ name: "n".repeat(129), category: "c", price: 1, description: "" }), StoreError);
+      await assert.rejects(goods.add({ name: "n", category: "c", price: 2147483648, description: "" }), StoreError);
+    } finally {
+      await db.close();
+    }
   });
 });

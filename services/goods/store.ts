@@ -1,5 +1,16 @@
-/** Goods keeps its own table (docs/protocol.md §5): embedded, or the book's `goods` table on MySQL. */
-import { inIdOrder, MemoryTable, type MysqlDatabase, type Page, type StoreBackends } from "../../mod.ts";
+/**
+ * Goods keeps its own table (docs/protocol.md §5): in memory, in the service's SQLite file, or the book's `goods`
+ * table on MySQL.
+ */
+import {
+  inIdOrder,
+  MemoryTable,
+  type MysqlDatabase,
+  type Page,
+  type SqliteBackend,
+  type SqliteDatabase,
+  type StoreBackends,
+} from "../../mod.ts";
 
 export interface Goods {
   id: number;
@@ -66,6 +77,51 @@ export async function mysqlGoods(db: MysqlDatabase): Promise<GoodsStore> {
     lookup(ids) {
       // mysql2 expands an array placeholder into a list: `IN (?)` with [1, 2] is `IN (1, 2)`.
       return ids.length === 0 ? Promise.resolve([]) : select(" WHERE id IN (?) ORDER BY id", [[...ids]]);
+    },
+    async remove(id) {
+      await db.run("DELETE FROM goods WHERE id = ?", [id]);
+    },
+  };
+}
+
+/**
+ * The same table in SQLite, held to what MySQL's columns accept (STRICT types, the same lengths and int range),
+ * so both refuse the same rows. AUTOINCREMENT: ids are never reused, as with MySQL's AUTO_INCREMENT.
+ */
+const SQLITE_GOODS_TABLE = {
+  name: "goods",
+  create: `CREATE TABLE IF NOT EXISTS goods (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL CHECK (length(name) <= 128),
+    category TEXT NOT NULL CHECK (length(category) <= 128),
+    price INTEGER NOT NULL CHECK (price BETWEEN -2147483648 AND 2147483647),
+    description TEXT NOT NULL CHECK (length(CAST(description AS BLOB)) <= 65535)
+  ) STRICT`,
+  columns: GOODS_TABLE.columns,
+};
+
+export const goodsSqliteStore: SqliteBackend<GoodsStore> = { sqlite: sqliteGoods };
+
+export async function sqliteGoods(db: SqliteDatabase): Promise<GoodsStore> {
+  await db.prepareTable(SQLITE_GOODS_TABLE);
+  const select = (tail: string, values: unknown[]) =>
+    db.run<Goods[]>(`SELECT id, name, category, price, description FROM goods${tail}`, values);
+  return {
+    async add({ name, category, price, description }) {
+      const result = await db.run<{ insertId: number }>(
+        "INSERT INTO goods (name, category, price, description) VALUES (?, ?, ?, ?)",
+        [name, category, price, description],
+      );
+      return result.insertId;
+    },
+    list(page) {
+      const { tail, values } = inIdOrder([], [], page);
+      return select(tail, values);
+    },
+    lookup(ids) {
+      if (ids.length === 0) return Promise.resolve([]);
+      // One placeholder per id: SQLite has no array placeholder.
+      return select(` WHERE id IN (${ids.map(() => "?").join(", ")}) ORDER BY id`, [...ids]);
     },
     async remove(id) {
       await db.run("DELETE FROM goods WHERE id = ?", [id]);

@@ -1,5 +1,16 @@
-/** Members keeps its own table (docs/protocol.md §5): embedded, or the book's `members` table on MySQL. */
-import { isDuplicateEntry, MemoryTable, type MysqlDatabase, type StoreBackends } from "../../mod.ts";
+/**
+ * Members keeps its own table (docs/protocol.md §5): in memory, in the service's SQLite file, or the book's
+ * `members` table on MySQL.
+ */
+import {
+  isDuplicateEntry,
+  isUniqueViolation,
+  MemoryTable,
+  type MysqlDatabase,
+  type SqliteBackend,
+  type SqliteDatabase,
+  type StoreBackends,
+} from "../../mod.ts";
 
 export interface Member {
   id: number;
@@ -71,6 +82,44 @@ export async function mysqlMembers(db: MysqlDatabase): Promise<MembersStore> {
     async find(username) {
       const rows = await db.run<Member[]>("SELECT id, username, password FROM members WHERE username = ?", [username]);
       return rows.length === 0 ? undefined : { ...rows[0] };
+    },
+    async remove(username) {
+      await db.run("DELETE FROM members WHERE username = ?", [username]);
+    },
+  };
+}
+
+/** The same table in SQLite, held to MySQL's lengths; a username is unique byte for byte. */
+const SQLITE_MEMBERS_TABLE = {
+  name: "members",
+  create: `CREATE TABLE IF NOT EXISTS members (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    username TEXT NOT NULL UNIQUE CHECK (length(username) <= 128),
+    password TEXT NOT NULL CHECK (length(password) <= 256)
+  ) STRICT`,
+  columns: MEMBERS_TABLE.columns,
+};
+
+export const membersSqliteStore: SqliteBackend<MembersStore> = { sqlite: sqliteMembers };
+
+export async function sqliteMembers(db: SqliteDatabase): Promise<MembersStore> {
+  await db.prepareTable(SQLITE_MEMBERS_TABLE);
+  return {
+    async add(username, passwordHash) {
+      try {
+        const result = await db.run<{ insertId: number }>(
+          "INSERT INTO members (username, password) VALUES (?, ?)",
+          [username, passwordHash],
+        );
+        return result.insertId;
+      } catch (error) {
+        if (isUniqueViolation(error)) return undefined;
+        throw error;
+      }
+    },
+    async find(username) {
+      const rows = await db.run<Member[]>("SELECT id, username, password FROM members WHERE username = ?", [username]);
+      return rows[0];
     },
     async remove(username) {
       await db.run("DELETE FROM members WHERE username = ?", [username]);

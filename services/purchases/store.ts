@@ -1,10 +1,15 @@
-/** Purchases keeps its own table (docs/protocol.md §5): embedded, or the book's `purchases` table on MySQL. */
+/**
+ * Purchases keeps its own table (docs/protocol.md §5): in memory, in the service's SQLite file, or the book's
+ * `purchases` table on MySQL.
+ */
 import {
   inIdOrder,
   MemoryTable,
   type MysqlDatabase,
   nowToTheSecond,
   type Page,
+  type SqliteBackend,
+  type SqliteDatabase,
   type StoreBackends,
 } from "../../mod.ts";
 
@@ -60,6 +65,45 @@ export async function mysqlPurchases(db: MysqlDatabase): Promise<PurchasesStore>
       const { tail, values } = inIdOrder(["userid = ?"], [userid], page);
       const rows = await db.run<Purchase[]>(`SELECT id, userid, goodsid, date FROM purchases${tail}`, values);
       return rows.map((row) => ({ ...row }));
+    },
+  };
+}
+
+/**
+ * The same table in SQLite. SQLite has no date type: the date is kept as UTC ISO 8601 text
+ * (`2026-11-30T08:15:02.000Z`, what Date#toISOString writes), which means one instant whatever time zone
+ * anything is set to, sorts in time order, and reads back as the same Date.
+ */
+const SQLITE_PURCHASES_TABLE = {
+  name: "purchases",
+  create: `CREATE TABLE IF NOT EXISTS purchases (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    userid INTEGER NOT NULL CHECK (userid BETWEEN -2147483648 AND 2147483647),
+    goodsid INTEGER NOT NULL CHECK (goodsid BETWEEN -2147483648 AND 2147483647),
+    date TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%S.000Z', 'now'))
+  ) STRICT`,
+  columns: PURCHASES_TABLE.columns,
+};
+
+export const purchasesSqliteStore: SqliteBackend<PurchasesStore> = { sqlite: sqlitePurchases };
+
+export async function sqlitePurchases(db: SqliteDatabase): Promise<PurchasesStore> {
+  await db.prepareTable(SQLITE_PURCHASES_TABLE);
+  return {
+    async add(userid, goodsid) {
+      const result = await db.run<{ insertId: number }>(
+        "INSERT INTO purchases (userid, goodsid, date) VALUES (?, ?, ?)",
+        [userid, goodsid, nowToTheSecond().toISOString()],
+      );
+      return result.insertId;
+    },
+    async listByUser(userid, page) {
+      const { tail, values } = inIdOrder(["userid = ?"], [userid], page);
+      const rows = await db.run<(Omit<Purchase, "date"> & { date: string })[]>(
+        `SELECT id, userid, goodsid, date FROM purchases${tail}`,
+        values,
+      );
+      return rows.map((row) => ({ ...row, date: new Date(row.date) }));
     },
   };
 }
