@@ -17,7 +17,7 @@
  *   2 s deadline for one operation.
  * - foreign_keys on, as MySQL has them (the book's tables declare none yet).
  */
-import { accessSync, constants, mkdirSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { openSqlite, type SqliteConnection, SqliteFailure } from "../runtime/sqlite.ts";
 import { StoreError } from "./contract.ts";
@@ -127,7 +127,11 @@ function usableDirectory(dataDir: string): string {
   const directory = resolve(dataDir);
   try {
     mkdirSync(directory, { recursive: true });
-    accessSync(directory, constants.W_OK);
+    // Writing a file is the test that holds for root and read-only mounts alike (access(2) does not, and
+    // needs an extra permission on Deno); SQLite itself would only say "unable to open database file".
+    const probe = join(directory, `.pilcrow-write-test-${process.pid}`);
+    writeFileSync(probe, "");
+    rmSync(probe);
   } catch (error) {
     const code = (error as { code?: string }).code;
     const why = code === "EEXIST" || code === "ENOTDIR"
