@@ -50,6 +50,12 @@ export async function runMain(
     return usageError(name, error);
   }
   const log = createLogger({ name, format: config.logFormat, level: config.logLevel });
+  // Listened for before anything starts: a signal during start-up stops the process once started. (Bun also
+  // ignores a SIGTERM handler registered after the process has listened and written to stdout: it then dies
+  // by the signal, skipping the stop.)
+  let stopRequested: string | undefined;
+  let stop: (why: string) => unknown = (why) => stopRequested ??= why;
+  onShutdownSignal((signal) => stop(signal));
   let running: Running;
   try {
     running = await start(config, log);
@@ -59,7 +65,7 @@ export async function runMain(
     return exit(1);
   }
   let stopping = false;
-  const stop = async (why: string) => {
+  stop = async (why: string) => {
     if (stopping) return exit(1);
     stopping = true;
     log.info("stopping", why);
@@ -71,7 +77,7 @@ export async function runMain(
     }
     exit(0);
   };
-  onShutdownSignal(stop);
+  if (stopRequested !== undefined) await stop(stopRequested);
   if (environment(SUPERVISED_VARIABLE) === "1") {
     onInputEnd(() => stop("the launcher is gone"));
     if (running.address) process.stdout.write(readyLine(running.address));
