@@ -6,6 +6,8 @@
  * and the gateway, in-process), and the lower layers "pilcrow/wire" (the ¶ codec), "pilcrow/tcp" (packet
  * server and client) and "pilcrow/runtime" (each runtime's TCP, HTTP and process glue).
  */
+// Its declarations use Node's types (node:util, node:net…): a user's tsc loads them even with "types": [].
+/// <reference types="node" preserve="true" />
 
 // Declaring a service: its contract, and schemas for params as the gateway and the book's clients send them.
 export {

@@ -2,5 +2,7 @@
  * The platform's parts, to run in-process ("pilcrow/platform"): the distributor and the gateway. Not in mod.ts:
  * a service has no use for them, and the gateway loads Hono and an HTTP server.
  */
+// Its declarations use Node's types (node:util, node:net…): a user's tsc loads them even with "types": [].
+/// <reference types="node" preserve="true" />
 export { type Distributor, type DistributorOptions, startDistributor } from "./distributor.ts";
 export { type Gateway, type GatewayOptions, startGateway } from "./gateway/gateway.ts";

@@ -44,13 +44,14 @@ await runService(echo, {
 // shows that the installed declarations type handlers (an \`any\` would let it through).
 const WRONG_SERVICE = SERVICE.replace("{ echo: text.toUpperCase() }", "{ echo: text.length }");
 
-// A strict project of the user's own: Node's types (which the package's declarations use) and nothing lenient.
+// A strict project of the user's own, nothing lenient. No global types named: the package's declarations must
+// bring Node's types themselves (they use node:util, node:net…), from the @types/node npm installs as a peer.
 const TSCONFIG = {
   compilerOptions: {
     target: "ES2022",
     module: "NodeNext",
     moduleResolution: "NodeNext",
-    types: ["node"],
+    types: [],
     strict: true,
     noEmit: true,
     skipLibCheck: false,

@@ -3,6 +3,8 @@
  * `PILCROW_HTTP=node` forces @hono/node-server on Bun and Deno, so both paths can be compared and stay
  * tested; by default each runtime uses its own APIs (see README, "Runtimes"), except Deno's HTTP server.
  */
+// Its declarations use Node's types (node:util, node:net…): a user's tsc loads them even with "types": [].
+/// <reference types="node" preserve="true" />
 import { runtimeName } from "./detect.ts";
 import { nodeTlsTcp } from "./node-tls.ts";
 import { nodeTcp } from "./node.ts";

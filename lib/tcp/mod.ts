@@ -3,6 +3,8 @@
  * connection, both with the mesh's handshake (secret) and bounds. Services need none of this: runService and
  * `context.call` use it for them.
  */
+// Its declarations use Node's types (node:util, node:net…): a user's tsc loads them even with "types": [].
+/// <reference types="node" preserve="true" />
 export { PacketClient, type PacketClientOptions } from "./client.ts";
 export { type ConnectionOptions, PacketConnection } from "./connection.ts";
 export {
