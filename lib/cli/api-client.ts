@@ -2,7 +2,7 @@
  * The book's API client (its `test.js`, docs/protocol.md §6): the members, goods and purchases requests, in order, through the
  * gateway, each printed as the book prints it — the request's options, a space, the response body — and `done`.
  *
- *   npx tsx scripts/api-client.ts [BASE_URL] [--host HOST] [--port PORT]     (default http://127.0.0.1:8000)
+ *   pilcrow client [BASE_URL] [--host HOST] [--port PORT]     (default http://127.0.0.1:8000; or npm run client)
  *
  * Exits 1 when the gateway cannot be reached, or after the run when any answer had an HTTP status other than 200
  * or an `errorcode` other than 0 (one line on stderr for each); exits 2 on a usage error.
@@ -11,6 +11,8 @@ import process from "node:process";
 import { format, parseArgs } from "node:util";
 import { parsePort, UsageError } from "../config.ts";
 import { commandLineArguments, exit } from "../runtime/mod.ts";
+import { helpText, parseArgsOptions, wantsHelp } from "./options.ts";
+import { CLIENT_OPTIONS } from "./tables.ts";
 
 interface Step {
   method: "GET" | "POST" | "DELETE";
@@ -48,12 +50,18 @@ interface Gateway {
   port: number;
 }
 
+if (wantsHelp(commandLineArguments())) {
+  process.stdout.write(
+    helpText("client [BASE_URL] [options]   (BASE_URL default http://127.0.0.1:8000)", CLIENT_OPTIONS),
+  );
+  exit(0);
+}
 let gateway: Gateway;
 try {
   gateway = parseGateway(commandLineArguments());
 } catch (error) {
   if (!(error instanceof UsageError)) throw error;
-  process.stderr.write(`api-client: ${error.message}\nusage: api-client [BASE_URL] [--host HOST] [--port PORT]\n`);
+  process.stderr.write(`client: ${error.message}\nclient --help lists the options.\n`);
   exit(2);
 }
 
@@ -98,7 +106,7 @@ function parseGateway(args: string[]): Gateway {
   try {
     parsed = parseArgs({
       args,
-      options: { host: { type: "string" }, port: { type: "string" } },
+      options: parseArgsOptions(CLIENT_OPTIONS),
       allowPositionals: true,
     });
   } catch (error) {
@@ -111,10 +119,10 @@ function parseGateway(args: string[]): Gateway {
   if (base === undefined || (base.protocol !== "http:" && base.protocol !== "https:")) {
     throw new UsageError(`the base URL must look like http://127.0.0.1:8000, not ${baseUrl}`);
   }
-  const host = values.host ?? base.hostname.replace(/^\[(.*)\]$/, "$1");
+  const host = (values.host as string | undefined) ?? base.hostname.replace(/^\[(.*)\]$/, "$1");
   const port = values.port === undefined
     ? Number(base.port || (base.protocol === "https:" ? 443 : 80))
-    : parsePort(values.port, "port");
+    : parsePort(values.port as string, "port");
   return { origin: `${base.protocol}//${host.includes(":") ? `[${host}]` : host}:${port}`, host, port };
 }
 
