@@ -55,7 +55,10 @@ export async function runMain(
   // by the signal, skipping the stop.)
   let stopRequested: string | undefined;
   let stop: (why: string) => unknown = (why) => stopRequested ??= why;
-  onShutdownSignal((signal) => stop(signal));
+  // Ctrl-C in a terminal sends SIGINT to the launcher and to every child at once: a supervised child leaves it to
+  // the launcher, which stops the gateway and the services first and the distributor last, by SIGTERM.
+  const supervised = environment(SUPERVISED_VARIABLE) === "1";
+  onShutdownSignal((signal) => supervised && signal === "SIGINT" ? undefined : stop(signal));
   let running: Running;
   try {
     running = await start(config, log);
@@ -78,7 +81,7 @@ export async function runMain(
     exit(0);
   };
   if (stopRequested !== undefined) await stop(stopRequested);
-  if (environment(SUPERVISED_VARIABLE) === "1") {
+  if (supervised) {
     onInputEnd(() => stop("the launcher is gone"));
     if (running.address) process.stdout.write(readyLine(running.address));
   }

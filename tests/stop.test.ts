@@ -6,6 +6,7 @@
  * stopped service has closed its MySQL pool.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { describe, it } from "node:test";
@@ -100,6 +101,36 @@ describe("start and stop", () => {
       await noneLeft(mark);
       assert.ok(lines(running).some((line) => /^SIGTERM: stopping the gateway and the services/.test(line)));
       assert.deepEqual(errorLines(running.output), []);
+    } finally {
+      for (const pid of marked(mark)) process.kill(pid, "SIGKILL");
+    }
+  });
+
+  it("Ctrl-C in a terminal (SIGINT to the whole process group) stops in order, with no warning", SLOW, async () => {
+    const mark = newMark();
+    const port = await freePort();
+    // setsid: npm leads a process group of its own, as a shell's foreground job does; Ctrl-C signals all of it.
+    const npm = spawnCommand(
+      ["setsid", "npm", "start", "--", "--ports", "free", "--gate-port", String(port), "--runtime", testRuntime()],
+      { [MARK]: mark, PILCROW_LOG: "json", MYSQL_URL: undefined },
+      ROOT,
+    );
+    const running = new RunningProcess("npm", npm);
+    try {
+      await eventually(
+        () => running.output.some((line) => line.includes("\"event\":\"Pilcrow is up")) || undefined,
+        60_000,
+        "every process to be ready",
+      );
+      spawnSync("kill", ["-INT", "--", `-${npm.pid}`]);
+      await closed(running);
+      await noneLeft(mark);
+      const entries = running.output.filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
+      const stopping = entries.filter((entry) => entry.event === "stopping").map((entry) => entry.process);
+      assert.deepEqual(stopping.slice().sort(), ["distributor", "gate", "goods", "members", "purchases"]);
+      assert.equal(stopping.at(-1), "distributor", `the distributor stops last: ${stopping.join(", ")}`);
+      const complaints = entries.filter((entry) => entry.level === "warn" || entry.level === "error");
+      assert.deepEqual(complaints.filter((entry) => entry.event !== "store"), []);
     } finally {
       for (const pid of marked(mark)) process.kill(pid, "SIGKILL");
     }

@@ -189,8 +189,10 @@ export class InstancePool {
   close(): void {
     this.#liveness.close();
     clearTimeout(this.#graceTimer);
-    for (const instance of this.#instances.values()) instance.client.close();
+    // Forgotten before they close: a connection this pool closes itself is no loss to warn about.
+    const instances = [...this.#instances.values()];
     this.#instances.clear();
+    for (const instance of instances) instance.client.close();
     this.#routes.clear();
   }
 
@@ -215,7 +217,9 @@ export class InstancePool {
       disconnected: (_client, error) => {
         instance.ready = false;
         this.#liveness.forget(instance);
-        log.warn("instance connection lost", id, node.name, error?.message ?? "");
+        // An instance removed from the list (a service that left) closes its connection when it is done: expected.
+        const listed = this.#instances.get(id) === instance;
+        (listed ? log.warn : log.debug)("instance connection lost", id, node.name, error?.message ?? "");
       },
       unsolicited: (packet) => {
         if (packet.uri !== PONG_URI) return log.warn("answer with no request in flight", id, typeof packet.key);

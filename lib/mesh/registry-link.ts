@@ -67,7 +67,7 @@ export function linkToRegistry(options: RegistryLinkOptions): RegistryLink {
     disconnected() {
       registered = false;
       liveness.forget(client);
-      // A node that is leaving expects to lose it (the distributor may stop first): no cause for a warning.
+      // A node that is leaving or closing expects to lose it (the distributor may stop first): no cause for a warning.
       (leaving ? log.debug : log.warn)("distributor connection lost; reconnecting", client.endpoint);
     },
     unsolicited(packet) {
@@ -99,6 +99,7 @@ export function linkToRegistry(options: RegistryLinkOptions): RegistryLink {
       register(client);
     },
     close() {
+      leaving = true;
       liveness.close();
       client.close();
     },
