@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -71,18 +71,31 @@ describe("the README's commands", { skip }, () => {
   });
   after(() => rmSync(bin, { recursive: true, force: true }));
 
+  /** The machine's own PATH: Node and npm, no global Bun, Deno or tsx (checked in the first test). */
+  const bare = () => process.env.PATH!;
+
+  it("the machine's PATH has no global bun, deno or tsx (the npx commands must work without)", () => {
+    for (const name of ["bun", "deno", "tsx"]) {
+      const found = bare().split(":").some((dir) => existsSync(join(dir, name)));
+      assert.equal(found, false, `${name} is on the PATH`);
+    }
+  });
+
   for (
-    const command of [
-      "npx tsx services/distributor.ts 0",
-      "bun run services/distributor.ts 0",
-      "deno run -A services/distributor.ts 0",
-      "npx tsx services/goods.ts 0",
-      "bun run services/goods.ts 0",
-      "npx deno run --allow-net --allow-env --allow-read=. services/members.ts 0",
-    ]
+    const [command, withGlobals] of [
+      ["npx tsx services/distributor.ts 0", false],
+      ["npx bun services/distributor.ts 0", false],
+      ["npx deno run -A services/distributor.ts 0", false],
+      ["bun run services/distributor.ts 0", true],
+      ["deno run -A services/distributor.ts 0", true],
+      ["npx tsx services/goods.ts 0", false],
+      ["bun run services/goods.ts 0", true],
+      ["npx deno run --allow-net --allow-env --allow-read=. services/members.ts 0", false],
+      ["npx tsx bin/pilcrow.ts goods 0", false],
+    ] as const
   ) {
     it(`${command} starts and prints its listen line`, async () => {
-      const shell = run(command, path);
+      const shell = run(command, withGlobals ? path : bare());
       try {
         await waitForLine(shell, /^listen \{ address: '127\.0\.0\.1', family: 'IPv4', port: \d+ \}$/);
       } finally {
@@ -92,20 +105,23 @@ describe("the README's commands", { skip }, () => {
   }
 
   for (
-    const command of [
-      "npm start -- --ports free",
-      "bun run services/up.ts --ports free",
-      "deno task up --ports free",
-      "npx deno task up --ports free",
-    ]
+    const [command, withGlobals] of [
+      ["npm start -- --ports free", false],
+      ["npm start -- --ports free --runtime deno", false],
+      ["npx bun services/up.ts --ports free", false],
+      ["npx deno task up --ports free", false],
+      ["npx tsx bin/pilcrow.ts up --ports free --runtime bun", false],
+      ["bun run services/up.ts --ports free", true],
+      ["deno task up --ports free", true],
+    ] as const
   ) {
     it(`${command} brings up a system the API client completes`, async () => {
-      const shell = run(command, path);
+      const shell = run(command, withGlobals ? path : bare());
       try {
         const [, port] = await waitForLine(shell, /Pilcrow is up: gateway on http:\/\/127\.0\.0\.1:(\d+)/);
         // The gateway connects to the services just after they listen.
         await delay(500);
-        const client = run(`npm run --silent client -- --port ${port}`, path);
+        const client = run(`npm run --silent client -- --port ${port}`, bare());
         const code = await new Promise<number | null>((resolve) => client.child.once("close", resolve));
         const transcript = client.output.join("\n");
         assert.equal(code, 0, transcript);
