@@ -56,12 +56,11 @@ export {
 export { runService, type ServiceDefinition, type StartContext, type StartedService } from "./lib/service/run.ts";
 export { WorkQueue, type WorkQueueOptions } from "./lib/service/work-queue.ts";
 
-// Its data: one store per service, embedded or on MySQL.
+// Its data: one store per service, embedded on SQLite or on MySQL, each with its own implementation.
 export { nowToTheSecond, type Page, StoreError } from "./lib/store/contract.ts";
-export { MemoryTable } from "./lib/store/memory.ts";
-export { type OpenedStore, openStore, type StoreBackends } from "./lib/store/open.ts";
+export { type OpenedStore, openStore, type StoreBackends, type StoreContext } from "./lib/store/open.ts";
 export { inIdOrder, isDuplicateEntry, type MysqlDatabase, type TableSpec } from "./lib/store/sql.ts";
-export { isUniqueViolation, type SqliteBackend, type SqliteDatabase } from "./lib/store/sqlite.ts";
+export { IN_MEMORY, isUniqueViolation, type SqliteDatabase } from "./lib/store/sqlite.ts";
 
 // A program of one's own in the mesh: its command line, its log, and the mesh core for requests.
 export { type CommonConfig, type Endpoint, parseCommandLine, parseEndpoint, UsageError } from "./lib/config.ts";

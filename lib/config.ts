@@ -125,6 +125,29 @@ export function parsePositiveInteger(text: string, what: string): number {
   return value;
 }
 
+/** Where a service keeps its SQLite file when neither `--data-dir` nor PILCROW_DATA_DIR says. */
+export const DEFAULT_DATA_DIR = "./data";
+
+/** The data directory's stand-in for a private database in memory (tests only: lost when the process stops). */
+export const IN_MEMORY = ":memory:";
+
+/**
+ * A data directory as given: any path the system can name, or IN_MEMORY. Refused: nothing at all (an unset
+ * variable expanded by a shell, most likely, which would otherwise mean the current directory), a NUL (no path
+ * can hold one; the file calls would fail later, or cut it), other control characters (a pasted line break),
+ * and a leading colon other than `:memory:` (a mistyped `:memory:` would make a directory of that name).
+ */
+export function parseDataDir(text: string): string {
+  const refuse = (why: string) => new UsageError(`--data-dir (or PILCROW_DATA_DIR) ${why}`);
+  if (text.trim() === "") throw refuse("must name a directory, or :memory:, not an empty string");
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(text)) throw refuse(`must not hold control characters: ${JSON.stringify(text)}`);
+  if (text.startsWith(":") && text !== IN_MEMORY) {
+    throw refuse(`must be a directory or exactly ${IN_MEMORY}, not ${JSON.stringify(text)}`);
+  }
+  return text;
+}
+
 /** A time in milliseconds; 0 is allowed (for a drain: do not wait). */
 export function parseDuration(text: string, what: string): number {
   const value = /^\d+$/.test(text) ? Number(text) : NaN;

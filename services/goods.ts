@@ -6,8 +6,8 @@ import { goodsStore } from "./goods/store.ts";
 
 await runService(goods, {
   port: 9010,
-  async start({ log }) {
-    const { store, close } = await openStore("goods", log, goodsStore);
+  async start(context) {
+    const { store, close } = await openStore("goods", context, goodsStore);
     return { handlers: goodsHandlers(store), close };
   },
 });

@@ -6,8 +6,8 @@ import { membersStore } from "./members/store.ts";
 
 await runService(members, {
   port: 9020,
-  async start({ log }) {
-    const { store, close } = await openStore("members", log, membersStore);
+  async start(context) {
+    const { store, close } = await openStore("members", context, membersStore);
     return { handlers: membersHandlers(store), close };
   },
 });

@@ -10,8 +10,8 @@ import { purchasesStore } from "./purchases/store.ts";
 await runService(purchases, {
   port: 9030,
   uses: purchasesUses,
-  async start({ log }) {
-    const { store, close } = await openStore("purchases", log, purchasesStore);
+  async start(context) {
+    const { store, close } = await openStore("purchases", context, purchasesStore);
     return { handlers: purchasesHandlers(store), close };
   },
 });

@@ -1,6 +1,6 @@
 /**
- * One contract suite for every service's store, run against each implementation: in memory, SQLite (a file in
- * a fresh directory, and in memory), and MySQL on a real MariaDB.
+ * One contract suite for every service's store, run against each implementation: SQLite (a file in a fresh
+ * directory, and in memory) and MySQL on a real MariaDB.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -12,9 +12,9 @@ import { StoreError } from "../lib/store/contract.ts";
 import { openMysql } from "../lib/store/mysql.ts";
 import type { MysqlDatabase } from "../lib/store/sql.ts";
 import { IN_MEMORY, openSqliteDatabase, openSqliteStore } from "../lib/store/sqlite.ts";
-import { type GoodsStore, memoryGoods, mysqlGoods, sqliteGoods } from "../services/goods/store.ts";
-import { type MembersStore, memoryMembers, mysqlMembers, sqliteMembers } from "../services/members/store.ts";
-import { memoryPurchases, mysqlPurchases, type PurchasesStore, sqlitePurchases } from "../services/purchases/store.ts";
+import { type GoodsStore, mysqlGoods, sqliteGoods } from "../services/goods/store.ts";
+import { type MembersStore, mysqlMembers, sqliteMembers } from "../services/members/store.ts";
+import { mysqlPurchases, type PurchasesStore, sqlitePurchases } from "../services/purchases/store.ts";
 import { createTestDatabase, mysqlServerUrl, skipWithoutMysql, type TestDatabase } from "./support/mysql.ts";
 
 const quiet = createLogger({ name: "test", level: "error" });
@@ -47,10 +47,6 @@ async function sqliteStores(dataDir: string): Promise<Stores> {
     purchases: purchases.store,
     close: async () => void await Promise.all([goods.close(), members.close(), purchases.close()]),
   };
-}
-
-function memoryStores(): Stores {
-  return { goods: memoryGoods(), members: memoryMembers(), purchases: memoryPurchases(), close: async () => {} };
 }
 
 function contract(
@@ -168,8 +164,6 @@ function contract(
     });
   });
 }
-
-contract("in memory", () => Promise.resolve(memoryStores()));
 
 let sqliteDir = "";
 contract(

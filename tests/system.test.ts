@@ -173,10 +173,10 @@ function systemSuite(mesh: Mesh) {
     it("alternates strictly between two goods instances, survives losing one, and alternates again after its restart", async () => {
       const first = system.services.get("goods")!;
       const from = system.gate.entries.length;
-      const second = await system.startService("goods");
+      // The second instance on a store of its own (SQLite in memory), not the system's shared file: only the
+      // instance that took the POST has a row, so GET /goods tells the instances apart.
+      const second = await system.startService("goods", 0, ":memory:");
       await waitForInstances(system, 1, from);
-      // Each instance has its own embedded store: only the instance that took the POST has a row, so
-      // GET /goods tells the instances apart.
       assert.equal(
         (await call(system, "POST", "/goods", { name: "n", category: "c", price: 1, description: "d" })).body.errorcode,
         0,
@@ -216,7 +216,7 @@ function systemSuite(mesh: Mesh) {
       assert.deepEqual(statuses.slice(-10), Array(10).fill(0), "only the survivor answers once the victim is gone");
 
       const back = system.gate.entries.length;
-      await system.startService("goods", victimPort);
+      await system.startService("goods", victimPort, victim === second ? ":memory:" : system.dataDir);
       await waitForInstances(system, 1, back);
       const after = await pattern(6);
       for (let i = 2; i < after.length; i++) assert.equal(after[i], after[i - 2], `alternates again: ${after}`);

@@ -56,11 +56,26 @@ export const GATE_OPTIONS: OptionTable = [
 
 export const SERVICE_OPTIONS: OptionTable = [
   {
+    name: "data-dir",
+    value: "PATH|:memory:",
+    env: "PILCROW_DATA_DIR",
+    default: "./data",
+    description:
+      "where the embedded store keeps <service>.sqlite, shared by every instance; :memory: (tests) loses it at exit",
+  },
+  {
     name: "drain",
     value: "MS",
     env: "PILCROW_DRAIN_MS",
     default: "5000",
     description: "how long a stop waits for gateways to let go",
+  },
+  {
+    name: "idempotency-window",
+    value: "MS",
+    env: "PILCROW_IDEMPOTENCY_WINDOW_MS",
+    default: "86400000",
+    description: "how long an Idempotency-Key is remembered (24 h)",
   },
   {
     name: "max-in-flight",

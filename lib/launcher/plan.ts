@@ -6,7 +6,15 @@ import { basename, extname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type OptionTable, parseArgsOptions } from "../cli/options.ts";
 import { COMMON_OPTIONS, GATE_OPTIONS, LAUNCHER_OPTIONS, SERVICE_OPTIONS } from "../cli/tables.ts";
-import { parseDuration, parsePort, parsePositiveInteger, UsageError } from "../config.ts";
+import {
+  DEFAULT_DATA_DIR,
+  IN_MEMORY,
+  parseDataDir,
+  parseDuration,
+  parsePort,
+  parsePositiveInteger,
+  UsageError,
+} from "../config.ts";
 import { type LogFormat, type LogLevel, parseLogFormat, parseLogLevel } from "../log.ts";
 import type { RuntimeName } from "../runtime/mod.ts";
 
@@ -80,8 +88,14 @@ export function parseLaunchPlan(
       return value === undefined ? [`--${name}`] : [`--${name}`, String(option)];
     });
   const common = given(PASSED_TO_ALL);
-  const serviceArgs = [...common, ...given(SERVICE_OPTIONS)];
   const str = (value: unknown) => value as string | undefined;
+  const dataDir = dataDirectory(str(values["data-dir"]) ?? environment("PILCROW_DATA_DIR"), cwd);
+  const serviceArgs = [
+    ...common,
+    ...given(SERVICE_OPTIONS.filter(({ name }) => name !== "data-dir")),
+    "--data-dir",
+    dataDir,
+  ];
   if (values.ports !== undefined && values.ports !== "free") {
     throw new UsageError(`--ports takes only "free" (every process on a port the system chooses), not ${values.ports}`);
   }
@@ -124,6 +138,15 @@ export function parseLaunchPlan(
   if (values.timeout !== undefined) parseDuration(str(values.timeout)!, "--timeout");
   checkDistinctPorts([plan.distributor, ...plan.nodes]);
   return plan;
+}
+
+/**
+ * The services' data directory, absolute: the shipped services run in the project root, not in the directory the
+ * launcher was started in, which is where a relative path (the default ./data included) is meant from.
+ */
+function dataDirectory(given: string | undefined, cwd: string): string {
+  const dataDir = parseDataDir(given ?? DEFAULT_DATA_DIR);
+  return dataDir === IN_MEMORY ? dataDir : resolve(cwd, dataDir);
 }
 
 /** `goods=2` or `goods=2,members=3`, from any number of `--instances` options. */

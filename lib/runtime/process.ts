@@ -59,7 +59,8 @@ export function signalProcess(pid: number | undefined, signal: NodeJS.Signals | 
  * The narrowest Deno permissions Pilcrow's processes run with: the network (listen, connect to the mesh
  * and to MySQL), environment variables (PILCROW_*, MYSQL_URL…), and reading the project directory (the
  * sources and node_modules; the process is started there) and the TLS files PILCROW_TLS_* name, which
- * usually live elsewhere. The launcher also needs to run its children.
+ * usually live elsewhere. The launcher also needs to run its children. A service given `--data-dir` is also
+ * allowed to read and write that directory, and only that (see runtimeCommand).
  */
 export const DENO_PERMISSIONS: string[] = [
   "--allow-net",
@@ -88,7 +89,7 @@ export function runtimeCommand(
     case "bun":
       return [binary("bun"), "run", file, ...args];
     case "deno":
-      return [binary("deno"), "run", ...denoPermissions, file, ...args];
+      return [binary("deno"), "run", ...withDataDirectory(denoPermissions, args), file, ...args];
     case "node":
       // Built JavaScript (an installed package) runs as it is; TypeScript needs tsx's loader, by absolute URL
       // (a bare `--import tsx` would be looked up from the child's cwd).
@@ -96,6 +97,35 @@ export function runtimeCommand(
         ? [nodeBinary(), "--import", tsxLoader(file), file, ...args]
         : [nodeBinary(), file, ...args];
   }
+}
+
+/**
+ * The permissions plus read and write on the data directory of a service started with `--data-dir PATH` (the
+ * launcher always gives its services one, absolute): SQLite's file and its -wal and -shm files live there, and
+ * the directory is created at start-up if missing. Write is granted on that directory only, not on the project
+ * or the whole disk, whatever the directory is; a process without `--data-dir` (the distributor, the gateway)
+ * gets none. Deno reads a comma in a path list as a separator unless doubled.
+ */
+function withDataDirectory(permissions: string[], args: string[]): string[] {
+  const index = args.findLastIndex((arg) => arg === "--data-dir" || arg.startsWith("--data-dir="));
+  const dataDir = index === -1
+    ? undefined
+    : args[index] === "--data-dir"
+    ? args[index + 1]
+    : args[index].slice("--data-dir=".length);
+  // `:memory:` (lib/config.ts IN_MEMORY) touches no file.
+  if (dataDir === undefined || dataDir === "" || dataDir === ":memory:") return permissions;
+  if (permissions.includes("-A") || permissions.includes("--allow-all")) return permissions;
+  const path = dataDir.replaceAll(",", ",,");
+  // One flag per permission: a list is extended, a grant of everything left as it is.
+  const grant = (list: string[], kind: "read" | "write") => {
+    if (list.includes(`--allow-${kind}`)) return list;
+    const flag = `--allow-${kind}=`;
+    return list.some((item) => item.startsWith(flag))
+      ? list.map((item) => item.startsWith(flag) ? `${item},${path}` : item)
+      : [...list, `${flag}${path}`];
+  };
+  return grant(grant(permissions, "read"), "write");
 }
 
 /** tsx, from Pilcrow's own dependencies or else from the project of the file (a user's service). */

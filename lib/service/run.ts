@@ -3,14 +3,15 @@
  *
  *   await runService(goods, {
  *     port: 9010,
- *     async start({ log }) {
- *       const { store, close } = await openStore("goods", log, goodsStore);
+ *     async start(context) {
+ *       const { store, close } = await openStore("goods", context, goodsStore);
  *       return { handlers: goodsHandlers(store), close };
  *     },
  *   });
  *
  * It brings the command line every entry point shares (port, --host, --distributor, logs, the mesh secret,
- * TLS, --heartbeat), the refusal to listen off loopback without a secret or TLS, its own flags `--drain MS`
+ * TLS, --heartbeat), the refusal to listen off loopback without a secret or TLS, `--data-dir PATH`
+ * (PILCROW_DATA_DIR: where openStore keeps the embedded store, default ./data), its own flags `--drain MS`
  * (PILCROW_DRAIN_MS: how long a stop waits for peers to let go) and `--max-in-flight N`
  * (PILCROW_MAX_IN_FLIGHT: requests handled at once before the next is refused as busy), and a clean stop on
  * SIGINT/SIGTERM: leave the mesh, drain, then close what `start` opened.
@@ -18,12 +19,21 @@
 import type { ParseArgsConfig } from "node:util";
 import { tableOf } from "../cli/options.ts";
 import { SERVICE_OPTIONS } from "../cli/tables.ts";
-import { type CommonConfig, parseDuration, parsePositiveInteger, requireGuardOffLoopback } from "../config.ts";
+import {
+  type CommonConfig,
+  DEFAULT_DATA_DIR,
+  parseDataDir,
+  parseDuration,
+  parsePositiveInteger,
+  requireGuardOffLoopback,
+} from "../config.ts";
 import type { Contract } from "../contract/contract.ts";
 import type { Logger } from "../log.ts";
 import { runMain } from "../main.ts";
 import { environment } from "../runtime/mod.ts";
+import type { IdempotencyLedger } from "../store/idempotency.ts";
 import type { Handlers } from "./handlers.ts";
+import { DEFAULT_IDEMPOTENCY_WINDOW_MS } from "./idempotency.ts";
 import { DEFAULT_DRAIN_MS, startService } from "./kit.ts";
 
 export interface ServiceDefinition<C extends Contract, U extends Contract = never> {
@@ -40,6 +50,10 @@ export interface ServiceDefinition<C extends Contract, U extends Contract = neve
 export interface StartContext {
   config: CommonConfig;
   log: Logger;
+  /** Where the embedded store keeps this service's SQLite file (`--data-dir`, PILCROW_DATA_DIR), or `:memory:`. */
+  dataDir: string;
+  /** Where idempotency keys are kept: set by openStore (docs/protocol.md §8); without it keys are ignored. */
+  idempotency?: IdempotencyLedger;
 }
 
 export interface StartedService<C extends Contract, U extends Contract = never> {
@@ -57,7 +71,14 @@ export function runService<C extends Contract, U extends Contract = never>(
     const drain = (config.values.drain as string | undefined) ?? environment("PILCROW_DRAIN_MS");
     const drainMs = drain === undefined ? DEFAULT_DRAIN_MS : parseDuration(drain, "drain");
     const maxInFlight = (config.values["max-in-flight"] as string | undefined) ?? environment("PILCROW_MAX_IN_FLIGHT");
-    const started = await definition.start({ config, log });
+    const dataDir = parseDataDir(
+      (config.values["data-dir"] as string | undefined) ?? environment("PILCROW_DATA_DIR") ?? DEFAULT_DATA_DIR,
+    );
+    const window = (config.values["idempotency-window"] as string | undefined)
+      ?? environment("PILCROW_IDEMPOTENCY_WINDOW_MS");
+    const windowMs = window === undefined ? DEFAULT_IDEMPOTENCY_WINDOW_MS : parseDuration(window, "idempotency window");
+    const context: StartContext = { config, log, dataDir };
+    const started = await definition.start(context);
     try {
       const service = await startService(contract, {
         handlers: started.handlers,
@@ -69,6 +90,7 @@ export function runService<C extends Contract, U extends Contract = never>(
         tcp: config.tcp,
         heartbeatMs: config.heartbeatMs,
         log,
+        idempotency: context.idempotency && { ledger: context.idempotency, windowMs },
         maxInFlight: maxInFlight === undefined ? undefined : parsePositiveInteger(maxInFlight, "max in flight"),
       });
       return {

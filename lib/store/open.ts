@@ -1,16 +1,19 @@
 /**
  * Opens a service's store: on MySQL when a URL is set — `<SERVICE>_MYSQL_URL` (e.g. GOODS_MYSQL_URL) for one
- * service, else MYSQL_URL for all — and embedded otherwise, with a warning that says how to switch.
+ * service, else MYSQL_URL for all — and otherwise embedded, on SQLite: `<data dir>/<service>.sqlite`, shared by
+ * every instance of the service on this machine and kept across restarts (lib/store/sqlite.ts).
  */
-import { parsePositiveInteger } from "../config.ts";
+import { IN_MEMORY, parsePositiveInteger } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { environment } from "../runtime/mod.ts";
+import type { IdempotencyLedger } from "./idempotency.ts";
 import type { MysqlDatabase } from "./sql.ts";
+import type { SqliteDatabase } from "./sqlite.ts";
 
-/** A service's two implementations of its store. */
+/** A service's two implementations of its store, one per database; each answers alike (one contract suite). */
 export interface StoreBackends<S> {
-  /** Kept in memory (MemoryTable): lost when the process stops. */
-  memory(): S;
+  /** On SQLite, the embedded store: prepares its tables (`db.prepareTable`), then answers from them. */
+  sqlite(db: SqliteDatabase): Promise<S>;
   /** On MySQL: prepares its tables (`db.prepareTable`), then answers from them. */
   mysql(db: MysqlDatabase): Promise<S>;
 }
@@ -19,10 +22,29 @@ export interface OpenedStore<S> {
   readonly store: S;
   /** For the start-up log line; it holds no secret. */
   readonly description: string;
+  /** Where the service keeps idempotency keys (lib/store/idempotency.ts), when its database can. */
+  readonly idempotency?: IdempotencyLedger;
   close(): Promise<void>;
 }
 
-export async function openStore<S>(service: string, log: Logger, backends: StoreBackends<S>): Promise<OpenedStore<S>> {
+/** What openStore needs of a service's start: its log, and where the embedded store lives (StartContext has both). */
+export interface StoreContext {
+  log: Logger;
+  /** A directory (relative to the current directory) or `:memory:`, as `--data-dir` / PILCROW_DATA_DIR give it. */
+  dataDir: string;
+  /**
+   * Set by openStore to the opened database's ledger: the kit keeps idempotency keys there (docs/protocol.md §8),
+   * so every service whose store openStore opens honours them without a line of its own.
+   */
+  idempotency?: IdempotencyLedger;
+}
+
+export async function openStore<S>(
+  service: string,
+  context: StoreContext,
+  backends: StoreBackends<S>,
+): Promise<OpenedStore<S>> {
+  const { log, dataDir } = context;
   const url = environment(`${service.toUpperCase()}_MYSQL_URL`) ?? environment("MYSQL_URL");
   if (url) {
     // Loaded only here: a service on the embedded store never loads the MySQL driver.
@@ -32,12 +54,17 @@ export async function openStore<S>(service: string, log: Logger, backends: Store
       poolSize: poolSize === undefined ? undefined : parsePositiveInteger(poolSize, "MYSQL_POOL_SIZE"),
     });
     log.info("store", opened.description);
+    context.idempotency = opened.idempotency;
     return opened;
   }
-  log.warn(
-    "store",
-    "embedded: data is kept in memory and lost when this process stops;",
-    "set MYSQL_URL=mysql://user:password@host:port/database to keep it in MySQL",
-  );
-  return { store: backends.memory(), description: "embedded (in memory)", close: () => Promise.resolve() };
+  // Loaded only here: a service on MySQL never loads SQLite (on Node, a native addon).
+  const { openSqliteStore } = await import("./sqlite.ts");
+  const opened = await openSqliteStore(dataDir, service, backends.sqlite);
+  if (dataDir === IN_MEMORY) {
+    log.warn("store", `${opened.description}: every instance has its own, and all of it is lost at exit`);
+  } else {
+    log.info("store", opened.description);
+  }
+  context.idempotency = opened.idempotency;
+  return opened;
 }

@@ -21,11 +21,14 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { openSqlite, type SqliteConnection, SqliteFailure } from "../runtime/sqlite.ts";
 import { StoreError } from "./contract.ts";
+import { ledgerOn, memoisedSqliteWrite, memoisingScope, SQLITE_IDEMPOTENCY_TABLE } from "./idempotency.ts";
 import type { OpenedStore } from "./open.ts";
 import type { TableSpec } from "./sql.ts";
 
+import { IN_MEMORY } from "../config.ts";
+
 /** The data directory's stand-in for a private database in memory, lost when the process stops (tests). */
-export const IN_MEMORY = ":memory:";
+export { IN_MEMORY };
 
 export interface SqliteDatabase {
   /**
@@ -37,11 +40,6 @@ export interface SqliteDatabase {
   /** Creates the table if it is missing; refuses one that exists without the columns the service needs. */
   prepareTable(table: TableSpec): Promise<void>;
   close(): Promise<void>;
-}
-
-/** What a service gives to open its store on SQLite (beside `memory` and `mysql` in its StoreBackends). */
-export interface SqliteBackend<S> {
-  sqlite(db: SqliteDatabase): Promise<S>;
 }
 
 /** The statement broke a UNIQUE key (a username taken): an answer for the client, not a database failure. */
@@ -60,11 +58,17 @@ class Database implements SqliteDatabase {
 
   async run<T>(sql: string, values: readonly unknown[] = []): Promise<T> {
     const returnsRows = RETURNS_ROWS.test(sql);
+    const execute = () => {
+      if (returnsRows) return this.connection.all(sql, values);
+      const { changes, lastInsertRowid } = this.connection.run(sql, values);
+      return { insertId: lastInsertRowid, affectedRows: changes };
+    };
+    // A write of a request with an Idempotency-Key: run once per key, with its result kept in one transaction.
+    const scope = memoisingScope(sql);
+    const index = scope ? scope.writes++ : 0;
     for (let attempt = 1;; attempt++) {
       try {
-        if (returnsRows) return this.connection.all(sql, values) as T;
-        const { changes, lastInsertRowid } = this.connection.run(sql, values);
-        return { insertId: lastInsertRowid, affectedRows: changes } as T;
+        return (scope ? memoisedSqliteWrite(this.connection, scope, index, execute) : execute()) as T;
       } catch (error) {
         // Every statement here runs on its own (autocommit), and SQLite rolls back one that found the
         // database busy: it is safe to run it again (https://sqlite.org/c3ref/step.html).
@@ -162,6 +166,7 @@ export async function openSqliteStore<S>(
   const where = dataDir === IN_MEMORY ? "in memory" : join(resolve(dataDir), `${service}.sqlite`);
   let store: S;
   try {
+    await db.prepareTable(SQLITE_IDEMPOTENCY_TABLE);
     store = await open(db);
   } catch (error) {
     await db.close();
@@ -169,6 +174,7 @@ export async function openSqliteStore<S>(
   }
   return {
     store,
+    idempotency: ledgerOn((sql, values) => db.run(sql, values)),
     description: dataDir === IN_MEMORY ? "SQLite in memory (lost when this process stops)" : `SQLite at ${where}`,
     close: () => db.close(),
   };

@@ -1,16 +1,8 @@
 /**
- * Goods keeps its own table (docs/protocol.md §5): in memory, in the service's SQLite file, or the book's `goods`
- * table on MySQL.
+ * Goods keeps its own table (docs/protocol.md §5): in the service's SQLite file (the embedded store), or the
+ * book's `goods` table on MySQL.
  */
-import {
-  inIdOrder,
-  MemoryTable,
-  type MysqlDatabase,
-  type Page,
-  type SqliteBackend,
-  type SqliteDatabase,
-  type StoreBackends,
-} from "../../mod.ts";
+import { inIdOrder, type MysqlDatabase, type Page, type SqliteDatabase, type StoreBackends } from "../../mod.ts";
 
 export interface Goods {
   id: number;
@@ -29,20 +21,7 @@ export interface GoodsStore {
   remove(id: number): Promise<void>;
 }
 
-export const goodsStore: StoreBackends<GoodsStore> = { memory: memoryGoods, mysql: mysqlGoods };
-
-export function memoryGoods(): GoodsStore {
-  const table = new MemoryTable<Goods>();
-  return {
-    add: (goods) => Promise.resolve(table.insert(goods)),
-    list: (page) => Promise.resolve(table.select(page)),
-    lookup(ids) {
-      const rows = [...new Set(ids)].sort((a, b) => a - b).flatMap((id) => table.rows.get(id) ?? []);
-      return Promise.resolve(rows.map((row) => ({ ...row })));
-    },
-    remove: (id) => Promise.resolve(void table.rows.delete(id)),
-  };
-}
+export const goodsStore: StoreBackends<GoodsStore> = { sqlite: sqliteGoods, mysql: mysqlGoods };
 
 const GOODS_TABLE = {
   name: "goods",
@@ -57,13 +36,14 @@ const GOODS_TABLE = {
 };
 
 export async function mysqlGoods(db: MysqlDatabase): Promise<GoodsStore> {
-  await db.prepareTable(GOODS_TABLE);
+  const table = await db.prepareTable(GOODS_TABLE);
   const select = async (tail: string, values: unknown[]) => {
     const rows = await db.run<Goods[]>(`SELECT id, name, category, price, description FROM goods${tail}`, values);
     return rows.map((row) => ({ ...row }));
   };
   return {
     async add({ name, category, price, description }) {
+      await table.assertStorable({ name, category, description });
       const result = await db.run<{ insertId: number }>(
         "INSERT INTO goods (name, category, price, description) VALUES (?, ?, ?, ?)",
         [name, category, price, description],
@@ -99,8 +79,6 @@ const SQLITE_GOODS_TABLE = {
   ) STRICT`,
   columns: GOODS_TABLE.columns,
 };
-
-export const goodsSqliteStore: SqliteBackend<GoodsStore> = { sqlite: sqliteGoods };
 
 export async function sqliteGoods(db: SqliteDatabase): Promise<GoodsStore> {
   await db.prepareTable(SQLITE_GOODS_TABLE);

@@ -1,13 +1,11 @@
 /**
- * Members keeps its own table (docs/protocol.md §5): in memory, in the service's SQLite file, or the book's
- * `members` table on MySQL.
+ * Members keeps its own table (docs/protocol.md §5): in the service's SQLite file (the embedded store), or the
+ * book's `members` table on MySQL.
  */
 import {
   isDuplicateEntry,
   isUniqueViolation,
-  MemoryTable,
   type MysqlDatabase,
-  type SqliteBackend,
   type SqliteDatabase,
   type StoreBackends,
 } from "../../mod.ts";
@@ -15,7 +13,7 @@ import {
 export interface Member {
   id: number;
   username: string;
-  /** The salted slow hash, never the password (password.ts). */
+  /** The salted slow hash, never the password — or, in a book's database, MySQL's old PASSWORD() (password.ts). */
   password: string;
 }
 
@@ -24,35 +22,16 @@ export interface MembersStore {
   add(username: string, passwordHash: string): Promise<number | undefined>;
   find(username: string): Promise<Member | undefined>;
   remove(username: string): Promise<void>;
+  /**
+   * Replaces a member's stored password by `newHash` if it is still `oldHash`. True for the one call that did
+   * it: two logins at once with the same old hash upgrade the row once, and a password changed meanwhile stays.
+   */
+  upgradePassword(id: number, oldHash: string, newHash: string): Promise<boolean>;
 }
 
-export const membersStore: StoreBackends<MembersStore> = { memory: memoryMembers, mysql: mysqlMembers };
+const UPGRADE_PASSWORD = "UPDATE members SET password = ? WHERE id = ? AND password = ?";
 
-export function memoryMembers(): MembersStore {
-  const table = new MemoryTable<Member>();
-  const byName = new Map<string, number>();
-  return {
-    add(username, password) {
-      if (byName.has(username)) return Promise.resolve(undefined);
-      const id = table.insert({ username, password });
-      byName.set(username, id);
-      return Promise.resolve(id);
-    },
-    find(username) {
-      const id = byName.get(username);
-      const row = id === undefined ? undefined : table.rows.get(id);
-      return Promise.resolve(row && { ...row });
-    },
-    remove(username) {
-      const id = byName.get(username);
-      if (id !== undefined) {
-        byName.delete(username);
-        table.rows.delete(id);
-      }
-      return Promise.resolve();
-    },
-  };
-}
+export const membersStore: StoreBackends<MembersStore> = { sqlite: sqliteMembers, mysql: mysqlMembers };
 
 const MEMBERS_TABLE = {
   name: "members",
@@ -65,9 +44,10 @@ const MEMBERS_TABLE = {
 };
 
 export async function mysqlMembers(db: MysqlDatabase): Promise<MembersStore> {
-  await db.prepareTable(MEMBERS_TABLE);
+  const table = await db.prepareTable(MEMBERS_TABLE);
   return {
     async add(username, passwordHash) {
+      await table.assertStorable({ username });
       try {
         const result = await db.run<{ insertId: number }>(
           "INSERT INTO members (username, password) VALUES (?, ?)",
@@ -80,11 +60,18 @@ export async function mysqlMembers(db: MysqlDatabase): Promise<MembersStore> {
       }
     },
     async find(username) {
+      // A name a utf8mb3 table cannot hold is no member's (and comparing with it would be a collation error).
+      if (await table.unstorable({ username })) return undefined;
       const rows = await db.run<Member[]>("SELECT id, username, password FROM members WHERE username = ?", [username]);
       return rows.length === 0 ? undefined : { ...rows[0] };
     },
     async remove(username) {
+      if (await table.unstorable({ username })) return;
       await db.run("DELETE FROM members WHERE username = ?", [username]);
+    },
+    async upgradePassword(id, oldHash, newHash) {
+      const result = await db.run<{ affectedRows: number }>(UPGRADE_PASSWORD, [newHash, id, oldHash]);
+      return result.affectedRows === 1;
     },
   };
 }
@@ -99,8 +86,6 @@ const SQLITE_MEMBERS_TABLE = {
   ) STRICT`,
   columns: MEMBERS_TABLE.columns,
 };
-
-export const membersSqliteStore: SqliteBackend<MembersStore> = { sqlite: sqliteMembers };
 
 export async function sqliteMembers(db: SqliteDatabase): Promise<MembersStore> {
   await db.prepareTable(SQLITE_MEMBERS_TABLE);
@@ -123,6 +108,10 @@ export async function sqliteMembers(db: SqliteDatabase): Promise<MembersStore> {
     },
     async remove(username) {
       await db.run("DELETE FROM members WHERE username = ?", [username]);
+    },
+    async upgradePassword(id, oldHash, newHash) {
+      const result = await db.run<{ affectedRows: number }>(UPGRADE_PASSWORD, [newHash, id, oldHash]);
+      return result.affectedRows === 1;
     },
   };
 }

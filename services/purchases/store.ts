@@ -1,14 +1,12 @@
 /**
- * Purchases keeps its own table (docs/protocol.md §5): in memory, in the service's SQLite file, or the book's
- * `purchases` table on MySQL.
+ * Purchases keeps its own table (docs/protocol.md §5): in the service's SQLite file (the embedded store), or the
+ * book's `purchases` table on MySQL.
  */
 import {
   inIdOrder,
-  MemoryTable,
   type MysqlDatabase,
   nowToTheSecond,
   type Page,
-  type SqliteBackend,
   type SqliteDatabase,
   type StoreBackends,
 } from "../../mod.ts";
@@ -28,15 +26,7 @@ export interface PurchasesStore {
   listByUser(userid: number, page?: Page): Promise<Purchase[]>;
 }
 
-export const purchasesStore: StoreBackends<PurchasesStore> = { memory: memoryPurchases, mysql: mysqlPurchases };
-
-export function memoryPurchases(): PurchasesStore {
-  const table = new MemoryTable<Purchase>();
-  return {
-    add: (userid, goodsid) => Promise.resolve(table.insert({ userid, goodsid, date: nowToTheSecond() })),
-    listByUser: (userid, page) => Promise.resolve(table.select(page, (row) => row.userid === userid)),
-  };
-}
+export const purchasesStore: StoreBackends<PurchasesStore> = { sqlite: sqlitePurchases, mysql: mysqlPurchases };
 
 const PURCHASES_TABLE = {
   name: "purchases",
@@ -52,19 +42,23 @@ const PURCHASES_TABLE = {
 export async function mysqlPurchases(db: MysqlDatabase): Promise<PurchasesStore> {
   await db.prepareTable(PURCHASES_TABLE);
   return {
+    // A datetime is kept in the session's time zone (the server's), as the book's CURRENT_TIMESTAMP writes it:
+    // the server converts both ways (FROM_UNIXTIME, UNIX_TIMESTAMP), so a row means the same instant to the
+    // book and to Pilcrow whatever time zone the server or any process is set to, daylight saving included.
     async add(userid, goodsid) {
-      // The date is written from this process's clock in UTC, not the server's CURRENT_TIMESTAMP, so it
-      // means the same instant whatever time zone the server or this process is set to.
       const result = await db.run<{ insertId: number }>(
-        "INSERT INTO purchases (userid, goodsid, date) VALUES (?, ?, ?)",
-        [userid, goodsid, nowToTheSecond()],
+        "INSERT INTO purchases (userid, goodsid, date) VALUES (?, ?, FROM_UNIXTIME(?))",
+        [userid, goodsid, nowToTheSecond().getTime() / 1000],
       );
       return result.insertId;
     },
     async listByUser(userid, page) {
       const { tail, values } = inIdOrder(["userid = ?"], [userid], page);
-      const rows = await db.run<Purchase[]>(`SELECT id, userid, goodsid, date FROM purchases${tail}`, values);
-      return rows.map((row) => ({ ...row }));
+      const rows = await db.run<(Omit<Purchase, "date"> & { date: number | string })[]>(
+        `SELECT id, userid, goodsid, UNIX_TIMESTAMP(date) AS date FROM purchases${tail}`,
+        values,
+      );
+      return rows.map((row) => ({ ...row, date: new Date(Number(row.date) * 1000) }));
     },
   };
 }
@@ -84,8 +78,6 @@ const SQLITE_PURCHASES_TABLE = {
   ) STRICT`,
   columns: PURCHASES_TABLE.columns,
 };
-
-export const purchasesSqliteStore: SqliteBackend<PurchasesStore> = { sqlite: sqlitePurchases };
 
 export async function sqlitePurchases(db: SqliteDatabase): Promise<PurchasesStore> {
   await db.prepareTable(SQLITE_PURCHASES_TABLE);

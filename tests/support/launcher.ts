@@ -9,9 +9,10 @@ import { delay, type LogEntry, type RunningProcess, startProcess } from "./proce
 /**
  * The launcher and its children log JSON (startProcess sets PILCROW_LOG=json), so their entries can be read back;
  * `lines` shows them as the human relay would: the launcher's own as their event, a child's as `[name] {json}`.
+ * Its services keep their data in `dataDir` (the test removes it), or else in a new directory removed at its exit.
  */
-export function startLauncher(args: string[]): Promise<RunningProcess> {
-  return startProcess("up.ts", args, { waitForListen: false, denoPermissions: DENO_LAUNCHER_PERMISSIONS });
+export function startLauncher(args: string[], dataDir?: string): Promise<RunningProcess> {
+  return startProcess("up.ts", args, { waitForListen: false, denoPermissions: DENO_LAUNCHER_PERMISSIONS, dataDir });
 }
 
 /**

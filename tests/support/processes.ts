@@ -1,9 +1,14 @@
 /**
  * Real processes for black-box tests: each entry point is started on the runtime under test (or the one
  * PILCROW_TEST_RUNTIME names), on port 0 so the system picks a free port, which is read back from the
- * process's own `listen` log line (JSON log format).
+ * process's own `listen` log line (JSON log format). A shipped service, or the launcher, keeps its embedded store
+ * in a data directory of its own, new and empty, removed when it exits, unless the test gives one: no test sees
+ * another's data, or the ./data of someone running the system by hand.
  */
 import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runtimeCommand, type RuntimeName, runtimeName, signalProcess, spawnCommand } from "../../lib/runtime/mod.ts";
 
@@ -23,6 +28,24 @@ export interface StartOptions {
   waitForListen?: boolean;
   /** Deno's permissions, when the entry needs more than a service (the launcher runs children). */
   denoPermissions?: string[];
+  /**
+   * The data directory of a shipped service or of the launcher's services (`--data-dir`, PILCROW_DATA_DIR): kept
+   * when given (the test removes it); by default a new one, removed when the process exits. Ignored when the
+   * arguments give `--data-dir`.
+   */
+  dataDir?: string;
+}
+
+/** The entries that open a store, themselves or through their children. */
+const STORE_ENTRIES = new Set(["goods.ts", "members.ts", "purchases.ts", "up.ts"]);
+
+/** A new, empty data directory; the caller removes it (removeDataDir). */
+export function temporaryDataDir(): string {
+  return mkdtempSync(join(tmpdir(), "pilcrow-data-"));
+}
+
+export function removeDataDir(dataDir: string): void {
+  rmSync(dataDir, { recursive: true, force: true });
 }
 
 export function testRuntime(): RuntimeName {
@@ -121,7 +144,13 @@ export async function startProcess(
   options: StartOptions = {},
 ): Promise<RunningProcess> {
   const file = entry.includes("/") ? ROOT + entry : `${ROOT}services/${entry}`;
-  const argv = runtimeCommand(options.runtime ?? testRuntime(), file, args, options.denoPermissions);
+  const opensStore = STORE_ENTRIES.has(entry) && !args.some((arg) => arg.startsWith("--data-dir"));
+  const ownDataDir = opensStore && options.dataDir === undefined ? temporaryDataDir() : undefined;
+  const dataDir = opensStore ? options.dataDir ?? ownDataDir : undefined;
+  // The launcher passes --data-dir to its services itself; a service is given it (on Deno, the permission to
+  // write there is derived from it: runtimeCommand).
+  const storeArgs = dataDir === undefined || entry === "up.ts" ? [] : ["--data-dir", dataDir];
+  const argv = runtimeCommand(options.runtime ?? testRuntime(), file, [...args, ...storeArgs], options.denoPermissions);
   // The store is the test's choice: a MYSQL_URL meant for the MySQL suites must not leak into the others.
   const storeless = {
     MYSQL_URL: undefined,
@@ -129,8 +158,10 @@ export async function startProcess(
     MEMBERS_MYSQL_URL: undefined,
     PURCHASES_MYSQL_URL: undefined,
   };
-  const child = spawnCommand(argv, { PILCROW_LOG: "json", ...storeless, ...options.env }, ROOT);
+  const dataDirEnv = dataDir === undefined ? {} : { PILCROW_DATA_DIR: dataDir };
+  const child = spawnCommand(argv, { PILCROW_LOG: "json", ...storeless, ...dataDirEnv, ...options.env }, ROOT);
   const running = new RunningProcess(entry.replace(/^.*\/|\.ts$/g, ""), child);
+  if (ownDataDir !== undefined) void running.exited.then(() => removeDataDir(ownDataDir));
   if (options.waitForListen ?? true) {
     const listen = await running.waitForEvent("listen", 30_000);
     running.port = (listen.details[0] as { port: number }).port;

@@ -1,6 +1,14 @@
 /** A whole Pilcrow system of real processes on free ports, for end-to-end tests. */
 import type { RuntimeName } from "../../lib/runtime/mod.ts";
-import { type RunningProcess, type StartOptions, startProcess, stopAll, testRuntime } from "./processes.ts";
+import {
+  removeDataDir,
+  type RunningProcess,
+  type StartOptions,
+  startProcess,
+  stopAll,
+  temporaryDataDir,
+  testRuntime,
+} from "./processes.ts";
 
 /** Which runtime runs each role, and which TCP and HTTP implementations they use. */
 export interface Mesh {
@@ -24,9 +32,14 @@ export interface System {
   services: Map<string, RunningProcess>;
   /** Base URL of the gateway. */
   url: string;
+  /** Where every service of this system keeps its SQLite file, extra instances too (options.dataDir, or a new one). */
+  dataDir: string;
   all(): RunningProcess[];
-  /** Starts another instance of a service (on a free port unless one is given). */
-  startService(name: string, port?: number): Promise<RunningProcess>;
+  /**
+   * Starts another instance of a service (on a free port unless one is given), on the system's data directory
+   * unless another is given (`:memory:`: a store of its own, to tell the instances apart).
+   */
+  startService(name: string, port?: number, dataDir?: string): Promise<RunningProcess>;
   stop(): Promise<void>;
 }
 
@@ -45,7 +58,13 @@ function roleOptions(options: SystemOptions, role: "distributor" | "gate" | "ser
   return { ...options, runtime: mesh[role], env };
 }
 
-export async function startSystem(options: SystemOptions = {}): Promise<System> {
+/**
+ * Its services share one data directory, as a machine's do: the test's own (options.dataDir), or a new empty one
+ * that stop() removes.
+ */
+export async function startSystem(givenOptions: SystemOptions = {}): Promise<System> {
+  const ownDataDir = givenOptions.dataDir === undefined ? temporaryDataDir() : undefined;
+  const options = { ...givenOptions, dataDir: givenOptions.dataDir ?? ownDataDir! };
   const names = options.services ?? ["goods", "members", "purchases"];
   const distributor = await startProcess(
     "distributor.ts",
@@ -54,8 +73,11 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   );
   const meshArgs = ["--distributor", `127.0.0.1:${distributor.port}`];
   const extra: RunningProcess[] = [];
-  const startService = async (name: string, port = 0) => {
-    const service = await startProcess(`${name}.ts`, [String(port), ...meshArgs], roleOptions(options, "services"));
+  const startService = async (name: string, port = 0, dataDir = options.dataDir) => {
+    const service = await startProcess(`${name}.ts`, [String(port), ...meshArgs], {
+      ...roleOptions(options, "services"),
+      dataDir,
+    });
     extra.push(service);
     return service;
   };
@@ -68,9 +90,13 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     gate,
     services: new Map(names.map((name, index) => [name, services[index]])),
     url: `http://127.0.0.1:${gate.port}`,
+    dataDir: options.dataDir,
     all: () => [distributor, gate, ...services, ...extra],
     startService,
-    stop: () => stopAll([...services, ...extra, gate, distributor]),
+    async stop() {
+      await stopAll([...services, ...extra, gate, distributor]);
+      if (ownDataDir !== undefined) removeDataDir(ownDataDir);
+    },
   };
   await waitForInstances(system, names.length);
   return system;
