@@ -59,7 +59,14 @@ export { WorkQueue, type WorkQueueOptions } from "./lib/service/work-queue.ts";
 // Its data: one store per service, embedded on SQLite or on MySQL, each with its own implementation.
 export { nowToTheSecond, type Page, StoreError } from "./lib/store/contract.ts";
 export { type OpenedStore, openStore, type StoreBackends, type StoreContext } from "./lib/store/open.ts";
-export { inIdOrder, isDuplicateEntry, type MysqlDatabase, type TableSpec } from "./lib/store/sql.ts";
+export {
+  inIdOrder,
+  isDuplicateEntry,
+  type MysqlDatabase,
+  type MysqlTable,
+  type TableSpec,
+  UnstorableTextError,
+} from "./lib/store/sql.ts";
 export { IN_MEMORY, isUniqueViolation, type SqliteDatabase } from "./lib/store/sqlite.ts";
 
 // A program of one's own in the mesh: its command line, its log, and the mesh core for requests.

@@ -9,7 +9,7 @@ import mysql, { type Pool, type RowDataPacket } from "mysql2/promise";
 import type { Logger } from "../log.ts";
 import { StoreError } from "./contract.ts";
 import type { OpenedStore } from "./open.ts";
-import type { MysqlDatabase, TableSpec } from "./sql.ts";
+import { type MysqlDatabase, type MysqlTable, type TableSpec, UnstorableTextError } from "./sql.ts";
 
 export interface MysqlOptions {
   /** Connections in the pool (MYSQL_POOL_SIZE, default 10). */
@@ -30,8 +30,21 @@ export function describeUrl(url: string): string {
   }
 }
 
+/** The book's `utf8`: three bytes at most per character, so no emoji. MySQL 5.7 names it utf8, MariaDB utf8mb3. */
+const NARROW_CHARSETS = new Set(["utf8", "utf8mb3"]);
+/** What utf8mb3 cannot hold: code points beyond U+FFFF, four bytes in UTF-8. */
+const FOUR_BYTE_UTF8 = /[\u{10000}-\u{10FFFF}]/u;
+
+interface TableCharsets {
+  columns: Set<string>;
+  /** The table's default charset, or a column's, is utf8mb3. */
+  narrow: boolean;
+  /** Columns that cannot hold 4-byte UTF-8. */
+  narrowColumns: Set<string>;
+}
+
 class Database implements MysqlDatabase {
-  constructor(readonly pool: Pool, private readonly timeoutMs: number) {}
+  constructor(readonly pool: Pool, private readonly timeoutMs: number, private readonly log: Logger) {}
 
   /**
    * Runs one statement with placeholders within the deadline; any failure becomes a StoreError with the
@@ -62,20 +75,59 @@ class Database implements MysqlDatabase {
     }
   }
 
-  async prepareTable(table: TableSpec): Promise<void> {
+  async prepareTable(table: TableSpec): Promise<MysqlTable> {
     await this.run(table.create);
-    const rows = await this.run<RowDataPacket[]>(
-      "SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
-      [table.name],
-    );
-    const present = new Set(rows.map((row) => String(row.name).toLowerCase()));
-    const missing = table.columns.filter((column) => !present.has(column));
+    let charsets = await this.#charsets(table.name);
+    const missing = table.columns.filter((column) => !charsets.columns.has(column));
     if (missing.length > 0) {
       throw new Error(
         `table ${table.name} exists but lacks the column(s) ${missing.join(", ")}; `
           + `Pilcrow needs ${table.name}(${table.columns.join(", ")}) as in the book (docs/protocol.md §5)`,
       );
     }
+    if (charsets.narrow) {
+      const columns = [...charsets.narrowColumns];
+      this.log.warn(
+        "store",
+        `table ${table.name} is utf8mb3 (the book's utf8)${
+          columns.length === 0 ? "" : `: its column(s) ${columns.join(", ")} cannot hold emoji`
+        }, and text that needs utf8mb4 is refused; convert it with`,
+        `ALTER TABLE ${table.name} CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
+      );
+    }
+    const unstorable = async (values: Record<string, string>) => {
+      const suspects = Object.keys(values).filter((column) =>
+        charsets.narrowColumns.has(column) && FOUR_BYTE_UTF8.test(values[column])
+      );
+      if (suspects.length === 0) return undefined;
+      charsets = await this.#charsets(table.name);
+      return suspects.find((column) => charsets.narrowColumns.has(column));
+    };
+    return {
+      unstorable,
+      async assertStorable(values) {
+        const column = await unstorable(values);
+        if (column !== undefined) throw new UnstorableTextError(table.name, column);
+      },
+    };
+  }
+
+  /** The table's columns, and which of them (or whether the table itself) are utf8mb3, as the server says now. */
+  async #charsets(name: string): Promise<TableCharsets> {
+    const rows = await this.run<RowDataPacket[]>(
+      `SELECT c.COLUMN_NAME AS name, c.CHARACTER_SET_NAME AS charset, t.TABLE_COLLATION AS tableCollation
+        FROM information_schema.COLUMNS c JOIN information_schema.TABLES t
+          ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
+        WHERE c.TABLE_SCHEMA = DATABASE() AND c.TABLE_NAME = ?`,
+      [name],
+    );
+    const columns = new Set(rows.map((row) => String(row.name).toLowerCase()));
+    const narrowColumns = new Set(
+      rows.filter((row) => NARROW_CHARSETS.has(String(row.charset))).map((row) => String(row.name).toLowerCase()),
+    );
+    // A collation is named after its charset: utf8mb3_general_ci, or utf8_general_ci on MySQL 5.7.
+    const tableCharset = rows.length === 0 ? "" : String(rows[0].tableCollation).split("_")[0];
+    return { columns, narrowColumns, narrow: narrowColumns.size > 0 || NARROW_CHARSETS.has(tableCharset) };
   }
 
   /** Rejects at the deadline; `onLate` receives a value that arrives afterwards, `onTimeout` runs at the deadline. */
@@ -112,6 +164,12 @@ class Database implements MysqlDatabase {
   }
 }
 
+/** The time zone DATETIME values are kept in: the session's, which is the server's unless set otherwise. */
+async function serverTimeZone(db: Database): Promise<string> {
+  const [row] = await db.run<RowDataPacket[]>("SELECT @@session.time_zone AS zone, @@system_time_zone AS host");
+  return row.zone === "SYSTEM" ? `SYSTEM: ${row.host}` : String(row.zone);
+}
+
 /**
  * Connects and lets `open` prepare the service's tables and build its store on the database. A failure to
  * reach the server or to prepare a table is one clear message, without the URL's password.
@@ -130,7 +188,8 @@ export async function openMysql<S>(
     connectTimeout: timeoutMs,
     // A flood while the database is away fails at once instead of queueing without bound.
     queueLimit: 1000,
-    // DATETIME values are read and written as UTC: with explicit dates, ISO output is exact.
+    // Stores convert DATETIME in SQL (FROM_UNIXTIME, UNIX_TIMESTAMP: in the session's time zone, as the book's
+    // CURRENT_TIMESTAMP is); a Date passed or read as such is taken as UTC, whatever this process's TZ.
     timezone: "Z",
     dateStrings: false,
     enableKeepAlive: true,
@@ -138,14 +197,20 @@ export async function openMysql<S>(
   });
   // A pool emits errors of idle connections (the server went away); they are handled at the next query.
   pool.on("connection", (connection) => connection.on("error", (error) => log.debug("mysql connection", error.code)));
-  const db = new Database(pool, timeoutMs);
+  const db = new Database(pool, timeoutMs, log);
   let store: S;
+  let zone: string;
   try {
     store = await open(db);
+    zone = await serverTimeZone(db);
   } catch (error) {
     await db.close();
     const detail = error instanceof StoreError ? (error.cause as Error)?.message : (error as Error).message;
     throw new Error(`MySQL at ${describeUrl(url)}: ${detail}`);
   }
-  return { store, description: `MySQL at ${describeUrl(url)}, pool of ${poolSize}`, close: () => db.close() };
+  return {
+    store,
+    description: `MySQL at ${describeUrl(url)}, pool of ${poolSize}, dates kept in its time zone (${zone})`,
+    close: () => db.close(),
+  };
 }

@@ -1,8 +1,11 @@
-/** Members' answers: register, log in, remove. Passwords are kept as scrypt hashes (password.ts). */
+/**
+ * Members' answers: register, log in, remove. Passwords are kept as scrypt hashes (password.ts); a member a book's
+ * program registered (MySQL's old PASSWORD()) gets one on their first login here.
+ */
 import { availableParallelism } from "node:os";
 import { type Handlers, ServiceError, WorkQueue } from "../../mod.ts";
 import type { members } from "./contract.ts";
-import { DECOY_HASH, hashPassword, MEASURED_HASH_MS, verifyPassword } from "./password.ts";
+import { checkPassword, DECOY_HASH, hashPassword, MEASURED_HASH_MS } from "./password.ts";
 import type { MembersStore } from "./store.ts";
 
 export function membersHandlers(store: MembersStore): Handlers<typeof members> {
@@ -24,11 +27,21 @@ export function membersHandlers(store: MembersStore): Handlers<typeof members> {
       const id = await store.add(username, hash);
       if (id === undefined) throw new ServiceError("duplicate username");
     },
-    "GET/members": async ({ username, password }, { deadline }) => {
+    "GET/members": async ({ username, password }, { deadline, log }) => {
       const member = await store.find(username);
       // Verify even for an unknown user, so the answer's timing does not tell which usernames exist.
-      const valid = await hashing.run(() => verifyPassword(password, member?.password ?? DECOY_HASH), deadline);
-      if (!member || !valid) throw new ServiceError("invalid password");
+      const check = await hashing.run(() => checkPassword(password, member?.password ?? DECOY_HASH), deadline);
+      if (!member || !check.valid) throw new ServiceError("invalid password");
+      if (check.rehash) {
+        // The login stands even if the upgrade fails: the old hash still works, and the next login tries again.
+        try {
+          if (await store.upgradePassword(member.id, member.password, check.rehash)) {
+            log.info("password upgraded", { userid: member.id, to: "salted scrypt hash" });
+          }
+        } catch (error) {
+          log.warn("password upgrade failed", { userid: member.id }, error);
+        }
+      }
       return { userid: member.id };
     },
     "DELETE/members": async ({ username }) => void await store.remove(username),
