@@ -10,8 +10,8 @@ import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import type { Logger } from "../log.ts";
 import { type MeshCore, MeshError } from "../mesh/core.ts";
-import { BadRequest, readParams } from "./params.ts";
-import { meshProblem, problemJson } from "./problems.ts";
+import { BadRequest, readIdempotencyKey, readParams } from "./params.ts";
+import { answerStatus, meshProblem, problemJson } from "./problems.ts";
 
 export const DEFAULT_TIMEOUT_MS = 5000;
 /** With `¶` escaped as 6 bytes, a body this size stays under the services' 1 MiB frame limit. */
@@ -100,7 +100,9 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
 
   app.all("*", async (c) => {
     let params: Record<string, unknown>;
+    let idempotencyKey: string | undefined;
     try {
+      idempotencyKey = readIdempotencyKey(c);
       params = await readParams(c);
     } catch (error) {
       if (error instanceof BadRequest) return problem(c, error.status, error.message);
@@ -109,9 +111,12 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
     // HEAD is the GET without its body: Hono dispatches it as a GET and drops the body of the answer.
     const method = c.req.method === "HEAD" ? "GET" : c.req.method;
     try {
-      const answer = await mesh.request(method + c.req.path, params, { deadline: Date.now() + timeoutMs });
+      const answer = await mesh.request(method + c.req.path, params, {
+        deadline: Date.now() + timeoutMs,
+        ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+      });
       // The service's answer as it came: valid JSON (it was parsed to match its key), not encoded again.
-      return respond(c, 200, answer.text);
+      return respond(c, answerStatus(answer.packet), answer.text);
     } catch (error) {
       if (!(error instanceof MeshError)) throw error;
       const failed = meshProblem(error);

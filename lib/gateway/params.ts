@@ -61,3 +61,22 @@ function depthExceeds(root: unknown, limit: number): boolean {
   }
   return false;
 }
+
+/** The Idempotency-Key header's value may hold 1 to 255 printable ASCII characters (docs/protocol.md §8). */
+const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
+
+/**
+ * The request's Idempotency-Key (the IETF httpapi draft): a structured-field string, `"…"` with `\"` and `\\`
+ * escaped, or the same characters unquoted, as many clients send them. Absent: undefined; anything else that is
+ * not 1 to 255 printable ASCII characters is refused.
+ */
+export function readIdempotencyKey(c: Context): string | undefined {
+  const header = c.req.header("idempotency-key");
+  if (header === undefined) return undefined;
+  const quoted = /^"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"$/.exec(header);
+  const key = quoted ? quoted[1].replace(/\\(["\\])/g, "$1") : header;
+  if (!IDEMPOTENCY_KEY.test(key)) {
+    throw new BadRequest(400, "malformed Idempotency-Key: send 1 to 255 printable ASCII characters (a quoted string)");
+  }
+  return key;
+}

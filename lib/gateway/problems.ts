@@ -4,6 +4,7 @@
  * as the service sent it.
  */
 import type { MeshError, MeshFailure } from "../mesh/core.ts";
+import type { Packet } from "../wire/packet.ts";
 
 export interface Problem {
   status: number;
@@ -34,4 +35,12 @@ export function meshProblem(error: MeshError): Problem {
   return status === 503
     ? { status, json, retryAfter: error.retryAfter ?? DEFAULT_RETRY_AFTER_SECONDS }
     : { status, json };
+}
+
+/**
+ * The status of a service's answer: 200, as the book's gateway answers, but 422 for a request refused because its
+ * Idempotency-Key was first used with another body (the service says so in `idempotency`, docs/protocol.md §8).
+ */
+export function answerStatus(answer: Packet): number {
+  return answer.errorcode === 1 && answer.idempotency === "key-reused" ? 422 : 200;
 }

@@ -41,14 +41,29 @@ export async function sendRequest(
   const waitMs = deadline - Date.now();
   if (!(waitMs > 0)) throw new MeshError("timeout", `no time was left to send ${shown(method, uri)}`);
   const resend = options.resend ?? method === "GET";
-  const packet = { uri, method, params: { ...params, key }, key, timeout: waitMs };
+  const { idempotencyKey } = options;
+  const packet = {
+    uri,
+    method,
+    params: { ...params, key },
+    key,
+    timeout: waitMs,
+    ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+  };
   // Allocated only when a second instance is needed: the common request never needs one.
   let tried: Set<Instance> | undefined;
   /** The last busy refusal, the answer when no other instance is left to try. */
   let refusal: { answer: MeshAnswer; retryAfter: number } | undefined;
+  /** Set once a keyed request is resent: from then on only Pilcrow instances, which honour the key, get it. */
+  let pilcrowOnly = false;
   for (;;) {
     const instance = pool.pick(route, tried);
     if (instance === UNKNOWN_ROUTE) throw new MeshError("unknown-route", `no service serves ${shown(method, uri)}`);
+    // A keyed request resent after a lost connection: a book instance would do it a second time.
+    if (pilcrowOnly && typeof instance === "object" && instance.node.pilcrow === undefined) {
+      (tried ??= new Set()).add(instance);
+      continue;
+    }
     if (instance === NO_LIVE_INSTANCE) {
       if (refusal) throw new MeshError("busy", busyMessage(refusal.answer.packet), refusal.retryAfter, refusal.answer);
       if (tried === undefined) {
@@ -79,8 +94,14 @@ export async function sendRequest(
       if (!(error instanceof NotConnectedError)) {
         if (!(error instanceof ConnectionLostError || error instanceof UnsendableError)) throw error;
         log.warn("connection lost", route, instance.id);
-        // The lost instance may have done it before it went: only what the caller says is safe goes again.
-        if (!resend) throw new MeshError("lost", `connection to the service was lost during ${shown(method, uri)}`);
+        // The lost instance may have done it before it went: only what the caller says is safe goes again, and
+        // a request with an idempotency key, which a Pilcrow instance does once per key (docs/protocol.md §8).
+        if (!resend) {
+          if (idempotencyKey === undefined || instance.node.pilcrow === undefined) {
+            throw new MeshError("lost", `connection to the service was lost during ${shown(method, uri)}`);
+          }
+          pilcrowOnly = true;
+        }
       }
     }
     (tried ??= new Set()).add(instance);

@@ -9,6 +9,7 @@ import * as v from "valibot";
 import type { Contract } from "../contract/contract.ts";
 import type { Logger } from "../log.ts";
 import { StoreError } from "../store/contract.ts";
+import { IdempotencyKeyReusedError } from "../store/idempotency.ts";
 import { DEFAULT_MAX_FRAME_BYTES, frameText } from "../wire/codec.ts";
 import type { Packet } from "../wire/packet.ts";
 import {
@@ -19,6 +20,13 @@ import {
   ServiceError,
 } from "./errors.ts";
 import type { RequestContext } from "./handlers.ts";
+import {
+  type IdempotencyOptions,
+  idempotencyRunner,
+  isIdempotencyKey,
+  isKeyReused,
+  KEY_REUSED,
+} from "./idempotency.ts";
 
 /** A route as the kit runs it: the contract's params schema and the handler, untyped. */
 export interface Route {
@@ -46,7 +54,9 @@ const FRAME_END_BYTES = 2;
 export function answerer(
   routes: Record<string, Route>,
   log: Logger,
+  idempotency?: IdempotencyOptions,
 ): (packet: Packet, context: RequestContext<Contract>) => Promise<(() => string) | undefined> {
+  const once = idempotency && idempotencyRunner(idempotency, log);
   return async (packet, context) => {
     const key = keyOf(packet);
     if (typeof packet.method !== "string" || typeof packet.uri !== "string") {
@@ -57,10 +67,27 @@ export function answerer(
     if (!route) return () => frameText(failure(key, `unknown route ${routeKey.slice(0, 100)}`));
     const parsed = v.safeParse(route.params, isRecord(packet.params) ? packet.params : {});
     if (!parsed.success) return () => frameText(failure(key, INVALID_PARAMETERS));
+    // docs/protocol.md §8: a key makes a request that is not a GET run once; a GET is safe to repeat anyway.
+    const { idempotencyKey } = packet;
+    const keyed = idempotencyKey !== undefined && packet.method !== "GET";
+    if (keyed && !isIdempotencyKey(idempotencyKey)) {
+      return () => frameText(failure(key, "malformed idempotency key: 1 to 255 printable ASCII characters"));
+    }
+    const handle = async () => ({
+      errorcode: 0,
+      errormessage: "success",
+      ...await route.handle(parsed.output, context),
+    });
     let answer: AnswerPacket;
     try {
-      answer = { key, errorcode: 0, errormessage: "success", ...await route.handle(parsed.output, context) };
+      answer = {
+        key,
+        ...await (keyed && once ? once(routeKey, idempotencyKey as string, packet.params, handle) : handle()),
+      } as AnswerPacket;
     } catch (error) {
+      if (isKeyReused(error)) {
+        return () => frameText({ ...failure(key, new IdempotencyKeyReusedError().message), idempotency: KEY_REUSED });
+      }
       // Nobody waits for it (the caller's deadline passed before its turn): an answer would only be noise.
       if (error instanceof DeadlinePassedError) return void log.debug("deadline passed, not run", routeKey);
       if (error instanceof ServiceBusyError) return () => frameText(busy(key, error.message));

@@ -67,7 +67,11 @@ export class MeshCaller {
     if (!this.#mesh) return failure(`${used.service} could not be reached: this service has not joined the mesh yet`);
     let packet: Record<string, unknown>;
     try {
-      ({ packet } = await this.#mesh.request(route, params, { deadline, resend: options.resend }));
+      ({ packet } = await this.#mesh.request(route, params, {
+        deadline,
+        resend: options.resend,
+        ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }),
+      }));
     } catch (error) {
       if (!(error instanceof MeshError)) throw error;
       this.#log.debug("call failed", route, error.failure, error.message);

@@ -26,6 +26,11 @@ export interface CallOptions {
    * it went). Default: only for GET routes, which the book's services keep safe to repeat.
    */
   resend?: boolean;
+  /**
+   * An idempotency key for the call (docs/protocol.md §8): a Pilcrow service does it once per key and route, and
+   * the mesh may then resend it to another Pilcrow instance when the connection drops.
+   */
+  idempotencyKey?: string;
 }
 
 /**

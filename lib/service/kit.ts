@@ -18,6 +18,7 @@ import { answerer, busy, keyOf, type Route } from "./answer.ts";
 import { MeshCaller } from "./caller.ts";
 import { ServiceBusyError } from "./errors.ts";
 import type { Handlers, RequestContext } from "./handlers.ts";
+import type { IdempotencyOptions } from "./idempotency.ts";
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -38,6 +39,8 @@ export interface ServiceOptions<C extends Contract, U extends Contract = never> 
   heartbeatMs?: number;
   /** Requests handled at once; beyond it each is refused at once as busy (default DEFAULT_MAX_IN_FLIGHT). */
   maxInFlight?: number;
+  /** Where idempotency keys are kept, and for how long (docs/protocol.md §8); without it keys are ignored. */
+  idempotency?: IdempotencyOptions;
 }
 
 export const DEFAULT_DRAIN_MS = 5000;
@@ -69,7 +72,7 @@ export async function startService<C extends Contract, U extends Contract = neve
 ): Promise<RunningService> {
   const { log } = options;
   const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
-  const answer = answerer(routesOf(contract, options.handlers), log);
+  const answer = answerer(routesOf(contract, options.handlers), log, options.idempotency);
   const caller = new MeshCaller(options.uses ?? [], log);
   let inFlight = 0;
   /** Connections from Pilcrow peers — they ping, or send deadlines — which a stop waits for; book peers do neither. */
