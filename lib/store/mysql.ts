@@ -8,6 +8,7 @@
 import mysql, { type Pool, type RowDataPacket } from "mysql2/promise";
 import type { Logger } from "../log.ts";
 import { StoreError } from "./contract.ts";
+import { ledgerOn, memoisedMysqlWrite, memoisingScope, MYSQL_IDEMPOTENCY_TABLE } from "./idempotency.ts";
 import type { OpenedStore } from "./open.ts";
 import { type MysqlDatabase, type MysqlTable, type TableSpec, UnstorableTextError } from "./sql.ts";
 
@@ -54,11 +55,14 @@ class Database implements MysqlDatabase {
    */
   async run<T>(sql: string, values: unknown[] = []): Promise<T> {
     const deadline = Date.now() + this.timeoutMs;
+    // A write of a request with an Idempotency-Key: run once per key, with its result kept in one transaction.
+    const scope = memoisingScope(sql);
+    const index = scope ? scope.writes++ : 0;
     try {
       const connection = await this.#withDeadline(this.pool.getConnection(), deadline, (late) => late.release());
       try {
         const [result] = await this.#withDeadline(
-          connection.query({ sql, values }),
+          scope ? memoisedMysqlWrite(connection, scope, index, sql, values) : connection.query({ sql, values }),
           deadline,
           undefined,
           () => connection.destroy(),
@@ -201,6 +205,7 @@ export async function openMysql<S>(
   let store: S;
   let zone: string;
   try {
+    await db.prepareTable(MYSQL_IDEMPOTENCY_TABLE);
     store = await open(db);
     zone = await serverTimeZone(db);
   } catch (error) {
@@ -211,6 +216,7 @@ export async function openMysql<S>(
   return {
     store,
     description: `MySQL at ${describeUrl(url)}, pool of ${poolSize}, dates kept in its time zone (${zone})`,
+    idempotency: ledgerOn((sql, values) => db.run(sql, values)),
     close: () => db.close(),
   };
 }
