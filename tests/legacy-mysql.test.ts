@@ -9,7 +9,11 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
+import { createLogger } from "../lib/log.ts";
+import { IN_MEMORY, openSqliteDatabase } from "../lib/store/sqlite.ts";
+import { membersHandlers } from "../services/members/handlers.ts";
 import { checkPassword, hashPassword } from "../services/members/password.ts";
+import { sqliteMembers } from "../services/members/store.ts";
 import { type BookDatabase, createBookDatabase } from "./support/book-schema.ts";
 import { type PrivateMariadb, skipWithoutMariadb, startPrivateMariadb } from "./support/private-mariadb.ts";
 import { type RunningProcess, startProcess } from "./support/processes.ts";
@@ -100,6 +104,36 @@ describe("the old-hash check", () => {
     );
     for (const [what, ms] of [["PASSWORD()", legacyMs], ["malformed", malformedMs]] as const) {
       assert.ok(ms > oursMs * 0.5 && ms < oursMs * 2, `${what} ${ms} ms against ${oursMs} ms for a salted hash`);
+    }
+  });
+});
+
+describe("a book's member imported into SQLite", () => {
+  it("logs in with the right password, is upgraded once, and a stale upgrade changes nothing", async () => {
+    const db = await openSqliteDatabase(IN_MEMORY, "members");
+    try {
+      const store = await sqliteMembers(db);
+      await db.run("INSERT INTO members (username, password) VALUES (?, ?)", ["imported", mysqlPassword("pw")]);
+      const lines: string[] = [];
+      const log = createLogger({ name: "members", format: "json", out: { write: (line) => lines.push(line) } });
+      const handlers = membersHandlers(store);
+      const login = handlers["GET/members"] as (params: unknown, context: unknown) => Promise<{ userid: number }>;
+      const context = { deadline: Infinity, log, call: () => Promise.reject(new Error("no calls")) };
+
+      await assert.rejects(login({ username: "imported", password: "wrong" }, context), /invalid password/);
+      assert.equal((await store.find("imported"))!.password, mysqlPassword("pw"));
+      assert.deepEqual(await login({ username: "imported", password: "pw" }, context), { userid: 1 });
+      const upgraded = (await store.find("imported"))!.password;
+      assert.match(upgraded, /^scrypt\$/);
+      assert.deepEqual(await login({ username: "imported", password: "pw" }, context), { userid: 1 });
+      assert.equal(lines.filter((line) => line.includes("password upgraded")).length, 1, lines.join(""));
+      assert.ok(lines.every((line) => !line.includes("\"pw\"")));
+
+      // An upgrade from a hash that is no longer stored (another login got there first) changes nothing.
+      assert.equal(await store.upgradePassword(1, mysqlPassword("pw"), "scrypt$stale"), false);
+      assert.equal((await store.find("imported"))!.password, upgraded);
+    } finally {
+      await db.close();
     }
   });
 });
