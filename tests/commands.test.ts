@@ -20,13 +20,22 @@ interface Shell {
   output: string[];
 }
 
-function run(command: string, path: string): Shell {
+/**
+ * The commands run in the project root, as the README says; their services keep their data in `dataDir` (each
+ * command a new one), not in the project's ./data. A README command that grants Deno `--allow-write=data` (the
+ * default data directory, under the project's `.`) is given read and write on that directory instead.
+ */
+function run(command: string, path: string, dataDir: string): Shell {
   // A process group of its own, so that stopping it reaches everything the command started (as Ctrl-C does).
-  const child = spawn("sh", ["-c", command], {
+  const local = command.replace(
+    "--allow-read=. --allow-write=data ",
+    `--allow-read=.,${dataDir} --allow-write=${dataDir} `,
+  );
+  const child = spawn("sh", ["-c", local], {
     cwd: ROOT,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, PATH: path, PILCROW_LOG: "human", MYSQL_URL: "" },
+    env: { ...process.env, PATH: path, PILCROW_LOG: "human", MYSQL_URL: "", PILCROW_DATA_DIR: dataDir },
   });
   const output: string[] = [];
   for (const stream of [child.stdout!, child.stderr!]) {
@@ -63,6 +72,13 @@ async function stopGroup(shell: Shell): Promise<void> {
 describe("the README's commands", { skip }, () => {
   let bin: string;
   let path: string;
+  const dataDirs: string[] = [];
+  /** A new data directory for one command, removed at the end. */
+  const dataDir = () => {
+    dataDirs.push(mkdtempSync(join(tmpdir(), "pilcrow-data-")));
+    return dataDirs.at(-1)!;
+  };
+  after(() => dataDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
   before(() => {
     bin = mkdtempSync(join(tmpdir(), "pilcrow-bin-"));
     symlinkSync(join(ROOT, "node_modules/bun/bin/bun.exe"), join(bin, "bun"));
@@ -90,12 +106,12 @@ describe("the README's commands", { skip }, () => {
       ["deno run -A services/distributor.ts 0", true],
       ["npx tsx services/goods.ts 0", false],
       ["bun run services/goods.ts 0", true],
-      ["npx deno run --allow-net --allow-env --allow-read=. services/members.ts 0", false],
+      ["npx deno run --allow-net --allow-env --allow-read=. --allow-write=data services/members.ts 0", false],
       ["npx tsx bin/pilcrow.ts goods 0", false],
     ] as const
   ) {
     it(`${command} starts and prints its listen line`, async () => {
-      const shell = run(command, withGlobals ? path : bare());
+      const shell = run(command, withGlobals ? path : bare(), dataDir());
       try {
         await waitForLine(shell, /^listen \{ address: '127\.0\.0\.1', family: 'IPv4', port: \d+ \}$/);
       } finally {
@@ -116,12 +132,12 @@ describe("the README's commands", { skip }, () => {
     ] as const
   ) {
     it(`${command} brings up a system the API client completes`, async () => {
-      const shell = run(command, withGlobals ? path : bare());
+      const shell = run(command, withGlobals ? path : bare(), dataDir());
       try {
         const [, port] = await waitForLine(shell, /Pilcrow is up: gateway on http:\/\/127\.0\.0\.1:(\d+)/);
         // The gateway connects to the services just after they listen.
         await delay(500);
-        const client = run(`npm run --silent client -- --port ${port}`, bare());
+        const client = run(`npm run --silent client -- --port ${port}`, bare(), dataDir());
         const code = await new Promise<number | null>((resolve) => client.child.once("close", resolve));
         const transcript = client.output.join("\n");
         assert.equal(code, 0, transcript);

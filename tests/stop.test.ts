@@ -9,11 +9,19 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { DENO_LAUNCHER_PERMISSIONS, spawnCommand } from "../lib/runtime/mod.ts";
 import { closed, lines, waitForLine } from "./support/launcher.ts";
 import { createTestDatabase, skipWithoutMysql } from "./support/mysql.ts";
-import { eventually, ROOT, RunningProcess, startProcess, testRuntime } from "./support/processes.ts";
+import {
+  eventually,
+  removeDataDir,
+  ROOT,
+  RunningProcess,
+  startProcess,
+  temporaryDataDir,
+  testRuntime,
+} from "./support/processes.ts";
 
 const SLOW = { timeout: 120_000 };
 const MARK = "PILCROW_STOP_TEST";
@@ -84,12 +92,16 @@ function startUp(args: string[], mark: string, env: Record<string, string | unde
 const errorLines = (output: string[]) => output.filter((line) => /error/i.test(line));
 
 describe("start and stop", () => {
+  // `npm start` runs in the project root: its services keep their data here, not in the project's ./data.
+  const dataDir = temporaryDataDir();
+  after(() => removeDataDir(dataDir));
+
   it("SIGTERM to `npm start` stops every process it started, with no error line", SLOW, async () => {
     const mark = newMark();
     const port = await freePort();
     const npm = spawnCommand(
       ["npm", "start", "--", "--ports", "free", "--gate-port", String(port), "--runtime", testRuntime()],
-      { [MARK]: mark, PILCROW_LOG: "human", MYSQL_URL: undefined },
+      { [MARK]: mark, PILCROW_LOG: "human", MYSQL_URL: undefined, PILCROW_DATA_DIR: dataDir },
       ROOT,
     );
     const running = new RunningProcess("npm", npm);
@@ -112,7 +124,7 @@ describe("start and stop", () => {
     // setsid: npm leads a process group of its own, as a shell's foreground job does; Ctrl-C signals all of it.
     const npm = spawnCommand(
       ["setsid", "npm", "start", "--", "--ports", "free", "--gate-port", String(port), "--runtime", testRuntime()],
-      { [MARK]: mark, PILCROW_LOG: "json", MYSQL_URL: undefined },
+      { [MARK]: mark, PILCROW_LOG: "json", MYSQL_URL: undefined, PILCROW_DATA_DIR: dataDir },
       ROOT,
     );
     const running = new RunningProcess("npm", npm);

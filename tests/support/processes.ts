@@ -36,8 +36,14 @@ export interface StartOptions {
   dataDir?: string;
 }
 
-/** The entries that open a store, themselves or through their children. */
-const STORE_ENTRIES = new Set(["goods.ts", "members.ts", "purchases.ts", "up.ts"]);
+const SERVICES = ["goods", "members", "purchases"];
+
+/** Whether the entry opens a store itself (a shipped service) or through its children (the launcher). */
+function storeRole(entry: string, args: string[]): "service" | "launcher" | undefined {
+  const command = entry === "bin/pilcrow.ts" ? args[0] : entry.replace(/\.ts$/, "");
+  if (args.includes("--help") || args.some((arg) => arg.startsWith("--data-dir"))) return undefined;
+  return command === "up" ? "launcher" : SERVICES.includes(command) ? "service" : undefined;
+}
 
 /** A new, empty data directory; the caller removes it (removeDataDir). */
 export function temporaryDataDir(): string {
@@ -144,12 +150,12 @@ export async function startProcess(
   options: StartOptions = {},
 ): Promise<RunningProcess> {
   const file = entry.includes("/") ? ROOT + entry : `${ROOT}services/${entry}`;
-  const opensStore = STORE_ENTRIES.has(entry) && !args.some((arg) => arg.startsWith("--data-dir"));
-  const ownDataDir = opensStore && options.dataDir === undefined ? temporaryDataDir() : undefined;
-  const dataDir = opensStore ? options.dataDir ?? ownDataDir : undefined;
-  // The launcher passes --data-dir to its services itself; a service is given it (on Deno, the permission to
-  // write there is derived from it: runtimeCommand).
-  const storeArgs = dataDir === undefined || entry === "up.ts" ? [] : ["--data-dir", dataDir];
+  const role = storeRole(entry, args);
+  const ownDataDir = role !== undefined && options.dataDir === undefined ? temporaryDataDir() : undefined;
+  const dataDir = role === undefined ? undefined : options.dataDir ?? ownDataDir;
+  // The launcher passes --data-dir to its services itself (read from PILCROW_DATA_DIR); a service is given it
+  // (on Deno, the permission to write there is derived from it: runtimeCommand).
+  const storeArgs = role === "service" ? ["--data-dir", dataDir!] : [];
   const argv = runtimeCommand(options.runtime ?? testRuntime(), file, [...args, ...storeArgs], options.denoPermissions);
   // The store is the test's choice: a MYSQL_URL meant for the MySQL suites must not leak into the others.
   const storeless = {
