@@ -19,13 +19,12 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { IN_MEMORY } from "../config.ts";
 import { openSqlite, type SqliteConnection, SqliteFailure } from "../runtime/sqlite.ts";
 import { StoreError } from "./contract.ts";
 import { ledgerOn, memoisedSqliteWrite, memoisingScope, SQLITE_IDEMPOTENCY_TABLE } from "./idempotency.ts";
 import type { OpenedStore } from "./open.ts";
 import type { TableSpec } from "./sql.ts";
-
-import { IN_MEMORY } from "../config.ts";
 
 /** The data directory's stand-in for a private database in memory, lost when the process stops (tests). */
 export { IN_MEMORY };
