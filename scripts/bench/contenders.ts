@@ -19,9 +19,22 @@ export interface Contender {
 
 const url = (running: RunningProcess) => `http://127.0.0.1:${running.port}`;
 
+/**
+ * Where the services of a Pilcrow contender keep their data: the embedded store on SQLite in a new data directory
+ * (the default), SQLite in memory, or a MySQL database.
+ */
+export type StoreChoice = { kind: "sqlite file" } | { kind: "sqlite memory" } | { kind: "mysql"; url: string };
+
 /** Distributor, gate, goods, members and purchases, all on `runtime` with its own TCP and HTTP APIs. */
-export async function startPilcrow(runtime: RuntimeName): Promise<Contender> {
-  const system = await startSystem({ mesh: uniformMesh(runtime) });
+export async function startPilcrow(
+  runtime: RuntimeName,
+  store: StoreChoice = { kind: "sqlite file" },
+): Promise<Contender> {
+  const system = await startSystem({
+    mesh: uniformMesh(runtime),
+    ...(store.kind === "sqlite memory" ? { dataDir: ":memory:" } : {}),
+    ...(store.kind === "mysql" ? { env: { MYSQL_URL: store.url } } : {}),
+  });
   return {
     url: system.url,
     processes: new Map([

@@ -37,7 +37,22 @@ export interface Results {
   tcp: Partial<Record<RuntimeName, TcpHopResult>>;
   /** MiB per process name. */
   rss: Partial<Record<RuntimeName, Record<string, number>>>;
+  /** GET and POST /goods through the gateway, per store the services use. */
+  stores: Partial<Record<RuntimeName, Partial<Record<StoreKind, StoreFigure>>>>;
 }
+
+export type StoreKind = "sqlite file" | "sqlite memory" | "mysql";
+
+export interface StoreFigure {
+  get: HttpFigure;
+  post: HttpFigure;
+}
+
+export const STORE_LABELS: Record<StoreKind, string> = {
+  "sqlite file": "SQLite file (default)",
+  "sqlite memory": "SQLite :memory:",
+  mysql: "MySQL",
+};
 
 const LABEL: Record<RuntimeName, string> = { node: "Node (tsx)", bun: "Bun", deno: "Deno" };
 const PROCESSES = ["distributor", "gate", "goods", "members", "purchases"];
@@ -119,6 +134,35 @@ function httpSection(results: Results): string {
         "CPU",
         "gateway / bare",
       ],
+      rows,
+    ),
+  ].join("\n");
+}
+
+function storesSection(results: Results): string {
+  const rows: string[][] = [];
+  for (const runtime of results.options.runtimes) {
+    for (const [kind, figure] of Object.entries(results.stores[runtime] ?? {}) as [StoreKind, StoreFigure][]) {
+      rows.push([
+        LABEL[runtime],
+        STORE_LABELS[kind],
+        requests(figure.get),
+        ms(figure.get.p50Ms),
+        ms(figure.get.p99Ms),
+        requests(figure.post),
+        ms(figure.post.p50Ms),
+        ms(figure.post.p99Ms),
+        cpu(figure.post),
+      ]);
+    }
+  }
+  if (rows.length === 0) return "";
+  return [
+    "GET and POST /goods through the gateway, per store (whole system on one runtime; a POST is one INSERT, "
+    + "on disk (SQLite: synchronous=FULL) or committed (MySQL) before it is answered)",
+    "",
+    table(
+      ["runtime", "store", "GET req/s", "p50 ms", "p99 ms", "POST req/s", "p50 ms", "p99 ms", "POST CPU"],
       rows,
     ),
   ].join("\n");
@@ -264,7 +308,7 @@ function goalsSection(results: Results): string {
 }
 
 export function renderReport(results: Results): string {
-  return [header, httpSection, callsSection, moleculerSection, wireSection, rssSection, goalsSection]
+  return [header, httpSection, storesSection, callsSection, moleculerSection, wireSection, rssSection, goalsSection]
     .map((section) => section(results))
     .filter((text) => text !== "")
     .join("\n\n") + "\n";

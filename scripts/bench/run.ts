@@ -1,12 +1,14 @@
 /**
  * `npm run bench`: every figure of BENCHMARKS.md, measured in one run on this machine, printed as one report on
- * stdout (progress goes to stderr). Per runtime: the gateway and the bare Hono app under wrk, the idle memory of
- * each process, and calls between two services; Moleculer on Node; the codec and the TCP hop on their own. See
- * options.ts for `--quick` and `--calls-only`.
+ * stdout (progress goes to stderr). Per runtime: the gateway and the bare Hono app under wrk, GET and POST /goods
+ * on each store (SQLite file, SQLite in memory, MySQL when one answers), the idle memory of each process, and
+ * calls between two services; Moleculer on Node; the codec and the TCP hop on their own. See options.ts for
+ * `--quick` and `--calls-only`.
  */
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import { commandLineArguments, exit, onShutdownSignal, type RuntimeName } from "../../lib/runtime/mod.ts";
+import { createTestDatabase, mysqlServerUrl } from "../../tests/support/mysql.ts";
 import { delay, ROOT } from "../../tests/support/processes.ts";
 import { measureCalls } from "./calls.ts";
 import {
@@ -16,14 +18,23 @@ import {
   startMoleculer,
   startPilcrow,
   startTcpEcho,
+  type StoreChoice,
 } from "./contenders.ts";
 import { checkList, postGoods } from "./goods-client.ts";
 import { describeMachine } from "./machine.ts";
 import { measureInChild } from "./measure-child.ts";
 import { parseBenchOptions } from "./options.ts";
 import { cpuSeconds, residentMiB } from "./proc.ts";
-import { type CodecResult, type HttpFigure, renderReport, type Results, type TcpHopResult } from "./report.ts";
-import { measure, warmUp, wrkVersion } from "./wrk.ts";
+import {
+  type CodecResult,
+  type HttpFigure,
+  renderReport,
+  type Results,
+  STORE_LABELS,
+  type StoreFigure,
+  type TcpHopResult,
+} from "./report.ts";
+import { type Load, measure, warmUp, wrkVersion } from "./wrk.ts";
 
 const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
 
@@ -72,24 +83,55 @@ const results: Results = {
   codec: {},
   tcp: {},
   rss: {},
+  stores: {},
 };
 
-/** Checks the answer, warms up, then measures `GET /goods` and the CPU of each process on the request path. */
-async function measureGoods(contender: Contender, what: string): Promise<HttpFigure> {
+/**
+ * Checks the answer, warms up, then measures `GET /goods` (or `POST /goods`, which grows the list: measure it
+ * last) and the CPU of each process on the request path.
+ */
+async function measureGoods(contender: Contender, what: string, load: Load = "get"): Promise<HttpFigure> {
   const url = `${contender.url}/goods`;
-  await checkList(contender.url);
+  if (load === "get") await checkList(contender.url);
   progress(`${what}: ${options.http.warmupSeconds} s warm-up, ${options.http.seconds} s measured`);
-  await warmUp(url, options.http);
+  await warmUp(url, options.http, load);
   const pids = contender.requestPath.map((name) => [name, contender.processes.get(name)!.child.pid] as const);
   const cpuBefore = pids.map(([, pid]) => cpuSeconds(pid));
   const measuredFrom = performance.now();
-  const result = await measure(url, options.http);
+  const result = await measure(url, options.http, load);
   const seconds = (performance.now() - measuredFrom) / 1000;
   const cpu = Object.fromEntries(
     pids.map(([name, pid], index) => [name, (cpuSeconds(pid) - cpuBefore[index]) / seconds]),
   );
-  await checkList(contender.url);
+  if (load === "get") await checkList(contender.url);
   return { ...result, cpu };
+}
+
+/** GET then POST /goods through the gateway of a whole system on `runtime` whose services use `store`. */
+function measureStore(runtime: RuntimeName, store: StoreChoice): Promise<StoreFigure> {
+  const what = `${runtime}: ${STORE_LABELS[store.kind]}`;
+  progress(`${what}: starting distributor, gate, goods, members, purchases`);
+  return using(startPilcrow(runtime, store), async (pilcrow) => {
+    await postGoods(pilcrow.url);
+    const get = await measureGoods(pilcrow, `${what}, GET /goods`);
+    return { get, post: await measureGoods(pilcrow, `${what}, POST /goods`, "post-goods") };
+  });
+}
+
+/** SQLite in memory and MySQL (a new database on each runtime, when a server answers: MYSQL_URL or local). */
+async function measureOtherStores(runtime: RuntimeName): Promise<void> {
+  const figures = results.stores[runtime]!;
+  figures["sqlite memory"] = await measureStore(runtime, { kind: "sqlite memory" });
+  if (mysqlServerUrl === undefined) {
+    progress(`${runtime}: no MySQL answers: no MySQL figures`);
+    return;
+  }
+  const database = await createTestDatabase("bench");
+  try {
+    figures.mysql = await measureStore(runtime, { kind: "mysql", url: database.url });
+  } finally {
+    await database.drop();
+  }
 }
 
 async function measureServiceCalls(): Promise<void> {
@@ -123,8 +165,13 @@ async function measureEverything(): Promise<void> {
       );
       await postGoods(pilcrow.url);
       results.bodyBytes = await checkList(pilcrow.url);
-      results.gateway[runtime] = await measureGoods(pilcrow, `${runtime}: gateway`);
+      // On the default store: the SQLite file, in a new data directory.
+      const get = await measureGoods(pilcrow, `${runtime}: gateway`);
+      results.gateway[runtime] = get;
+      const post = await measureGoods(pilcrow, `${runtime}: gateway, POST /goods`, "post-goods");
+      results.stores[runtime] = { "sqlite file": { get, post } };
     });
+    await measureOtherStores(runtime);
     results.bare[runtime] = await using(startBareHono(runtime), (bare) => measureGoods(bare, `${runtime}: bare Hono`));
   }
 

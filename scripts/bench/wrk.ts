@@ -3,6 +3,7 @@
  * and reports latency in microseconds (BENCHMARKS.md, "The load generator"). It must be installed separately.
  */
 import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
 
 export interface LoadSettings {
   threads: number;
@@ -43,15 +44,36 @@ export function wrkVersion(): Promise<string> {
   });
 }
 
+/**
+ * What wrk sends: GET by default; `post-goods` POSTs one goods per request (post-goods.lua, which also counts the
+ * answers whose errorcode is not 0: a failed write answers HTTP 200 in the book's protocol).
+ */
+export type Load = "get" | "post-goods";
+
+const SCRIPTS: Record<Load, string[]> = {
+  get: [],
+  "post-goods": ["-s", fileURLToPath(new URL("post-goods.lua", import.meta.url))],
+};
+
 /** Load without measuring, so that the JIT has compiled the request path before it is timed. */
-export async function warmUp(url: string, settings: LoadSettings): Promise<void> {
+export async function warmUp(url: string, settings: LoadSettings, load: Load = "get"): Promise<void> {
   if (settings.warmupSeconds === 0) return;
   const seconds = settings.warmupSeconds;
-  await run([`-t${settings.threads}`, `-c${settings.connections}`, `-d${seconds}s`, url], (seconds + 10) * 1000);
+  await run(
+    [`-t${settings.threads}`, `-c${settings.connections}`, `-d${seconds}s`, ...SCRIPTS[load], url],
+    (seconds + 10) * 1000,
+  );
 }
 
-export async function measure(url: string, settings: LoadSettings): Promise<LoadResult> {
-  const args = [`-t${settings.threads}`, `-c${settings.connections}`, `-d${settings.seconds}s`, "--latency", url];
+export async function measure(url: string, settings: LoadSettings, load: Load = "get"): Promise<LoadResult> {
+  const args = [
+    `-t${settings.threads}`,
+    `-c${settings.connections}`,
+    `-d${settings.seconds}s`,
+    "--latency",
+    ...SCRIPTS[load],
+    url,
+  ];
   return parse(await run(args, (settings.seconds + 10) * 1000));
 }
 
@@ -62,7 +84,9 @@ function parse(output: string): LoadResult {
   if (!rate || !p50 || !p99) throw new Error(`cannot read wrk's output:\n${output}`);
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(output)?.[1] ?? 0);
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
-  const errors = non2xx + (socketErrors ? socketErrors.slice(1).reduce((sum, count) => sum + Number(count), 0) : 0);
+  const errorcodes = Number(/Errorcode failures: (\d+)/.exec(output)?.[1] ?? 0);
+  const errors = non2xx + errorcodes
+    + (socketErrors ? socketErrors.slice(1).reduce((sum, count) => sum + Number(count), 0) : 0);
   return { requestsPerSecond: Number(rate[1]), p50Ms: milliseconds(p50), p99Ms: milliseconds(p99), errors };
 }
 
