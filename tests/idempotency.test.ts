@@ -1,5 +1,5 @@
 /**
- * Idempotency keys end to end (docs/protocol.md §8), real processes: a POST with an Idempotency-Key is done once
+ * Idempotency keys end to end (docs/protocol.md §9), real processes: a POST with an Idempotency-Key is done once
  * per key and route within the window — a retry, on another instance sharing the SQLite file or the MySQL
  * database, or after the instance died between its write and its answer, gets the first answer and adds no row;
  * the same key with another body is 422; a malformed key is 400; book-protocol services cannot honour keys.

@@ -62,7 +62,7 @@ function depthExceeds(root: unknown, limit: number): boolean {
   return false;
 }
 
-/** The Idempotency-Key header's value may hold 1 to 255 printable ASCII characters (docs/protocol.md §8). */
+/** The Idempotency-Key header's value may hold 1 to 255 printable ASCII characters (docs/protocol.md §9). */
 const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
 
 /**

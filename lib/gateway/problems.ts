@@ -39,7 +39,7 @@ export function meshProblem(error: MeshError): Problem {
 
 /**
  * The status of a service's answer: 200, as the book's gateway answers, but 422 for a request refused because its
- * Idempotency-Key was first used with another body (the service says so in `idempotency`, docs/protocol.md §8).
+ * Idempotency-Key was first used with another body (the service says so in `idempotency`, docs/protocol.md §9).
  */
 export function answerStatus(answer: Packet): number {
   return answer.errorcode === 1 && answer.idempotency === "key-reused" ? 422 : 200;

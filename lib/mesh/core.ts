@@ -49,7 +49,7 @@ export interface MeshRequestOptions {
   /** Send again to another instance when the connection drops mid-request. Default: only for GET. */
   resend?: boolean;
   /**
-   * The request's Idempotency-Key (docs/protocol.md §8), sent as the packet's `idempotencyKey`. A Pilcrow instance
+   * The request's Idempotency-Key (docs/protocol.md §9), sent as the packet's `idempotencyKey`. A Pilcrow instance
    * does such a request once per key, so one whose connection dropped may go again to another Pilcrow instance
    * (never to a book one, which ignores the key).
    */

@@ -95,7 +95,7 @@ export async function sendRequest(
         if (!(error instanceof ConnectionLostError || error instanceof UnsendableError)) throw error;
         log.warn("connection lost", route, instance.id);
         // The lost instance may have done it before it went: only what the caller says is safe goes again, and
-        // a request with an idempotency key, which a Pilcrow instance does once per key (docs/protocol.md §8).
+        // a request with an idempotency key, which a Pilcrow instance does once per key (docs/protocol.md §9).
         if (!resend) {
           if (idempotencyKey === undefined || instance.node.pilcrow === undefined) {
             throw new MeshError("lost", `connection to the service was lost during ${shown(method, uri)}`);

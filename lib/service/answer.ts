@@ -67,7 +67,7 @@ export function answerer(
     if (!route) return () => frameText(failure(key, `unknown route ${routeKey.slice(0, 100)}`));
     const parsed = v.safeParse(route.params, isRecord(packet.params) ? packet.params : {});
     if (!parsed.success) return () => frameText(failure(key, INVALID_PARAMETERS));
-    // docs/protocol.md §8: a key makes a request that is not a GET run once; a GET is safe to repeat anyway.
+    // docs/protocol.md §9: a key makes a request that is not a GET run once; a GET is safe to repeat anyway.
     const { idempotencyKey } = packet;
     const keyed = idempotencyKey !== undefined && packet.method !== "GET";
     if (keyed && !isIdempotencyKey(idempotencyKey)) {

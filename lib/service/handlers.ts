@@ -27,7 +27,7 @@ export interface CallOptions {
    */
   resend?: boolean;
   /**
-   * An idempotency key for the call (docs/protocol.md §8): a Pilcrow service does it once per key and route, and
+   * An idempotency key for the call (docs/protocol.md §9): a Pilcrow service does it once per key and route, and
    * the mesh may then resend it to another Pilcrow instance when the connection drops.
    */
   idempotencyKey?: string;

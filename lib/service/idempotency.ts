@@ -1,5 +1,5 @@
 /**
- * The kit's side of idempotency keys (docs/protocol.md §8): a request that is not a GET and carries
+ * The kit's side of idempotency keys (docs/protocol.md §9): a request that is not a GET and carries
  * `idempotencyKey` (the gateway's Idempotency-Key header) is done at most once per route and key within the
  * window. Before its handler runs, the key is looked up: used with other params → refused; answered → that
  * answer again. Otherwise the handler runs in an IdempotentRequest scope, where the database memoises each write

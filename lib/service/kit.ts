@@ -39,7 +39,7 @@ export interface ServiceOptions<C extends Contract, U extends Contract = never> 
   heartbeatMs?: number;
   /** Requests handled at once; beyond it each is refused at once as busy (default DEFAULT_MAX_IN_FLIGHT). */
   maxInFlight?: number;
-  /** Where idempotency keys are kept, and for how long (docs/protocol.md §8); without it keys are ignored. */
+  /** Where idempotency keys are kept, and for how long (docs/protocol.md §9); without it keys are ignored. */
   idempotency?: IdempotencyOptions;
 }
 

@@ -52,7 +52,7 @@ export interface StartContext {
   log: Logger;
   /** Where the embedded store keeps this service's SQLite file (`--data-dir`, PILCROW_DATA_DIR), or `:memory:`. */
   dataDir: string;
-  /** Where idempotency keys are kept: set by openStore (docs/protocol.md §8); without it keys are ignored. */
+  /** Where idempotency keys are kept: set by openStore (docs/protocol.md §9); without it keys are ignored. */
   idempotency?: IdempotencyLedger;
 }
 

@@ -1,5 +1,5 @@
 /**
- * Idempotency keys in the service's own database (docs/protocol.md §8). A request that carries a key is done at
+ * Idempotency keys in the service's own database (docs/protocol.md §9). A request that carries a key is done at
  * most once per route and key within the window: the kit (lib/service/idempotency.ts) runs its handler in an
  * IdempotentRequest scope, and every WRITE statement the handler runs there is memoised in the same transaction
  * as its effect — the table `pilcrow_idempotency` holds, per (route, key), the fingerprint of the first

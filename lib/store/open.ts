@@ -33,7 +33,7 @@ export interface StoreContext {
   /** A directory (relative to the current directory) or `:memory:`, as `--data-dir` / PILCROW_DATA_DIR give it. */
   dataDir: string;
   /**
-   * Set by openStore to the opened database's ledger: the kit keeps idempotency keys there (docs/protocol.md §8),
+   * Set by openStore to the opened database's ledger: the kit keeps idempotency keys there (docs/protocol.md §9),
    * so every service whose store openStore opens honours them without a line of its own.
    */
   idempotency?: IdempotencyLedger;
