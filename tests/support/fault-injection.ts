@@ -3,10 +3,16 @@
  * (SIGKILL), frozen (SIGSTOP), stopped gracefully (SIGTERM) and restarted. It counts what the clients saw:
  * requests sent, succeeded, failed by status, hung (no answer at all — must be 0), and acknowledged writes
  * lost (a POST answered with success whose row is not in the database afterwards — must be 0).
- * Runs on MySQL, so that every goods instance shares the rows and a killed one loses nothing it acknowledged.
+ * Runs on the embedded store (every goods instance opens the same SQLite file in the system's data directory)
+ * or on MySQL: either way the instances share the rows, and a killed one loses nothing it acknowledged.
+ *
+ * With `retry`, every POST carries an Idempotency-Key and its client sends it again, with the same key, until it
+ * succeeds — as a client should after a 502 or 504, not knowing whether it was done. The report then counts rows
+ * per key: duplicates (a key with more than one row) and lost (a key with none) must both be 0.
  */
 import type { RuntimeName } from "../../lib/runtime/mod.ts";
-import { createTestDatabase } from "./mysql.ts";
+import { openSqliteDatabase } from "../../lib/store/sqlite.ts";
+import { createTestDatabase, type TestDatabase } from "./mysql.ts";
 import { delay, type RunningProcess, startProcess, stopAll } from "./processes.ts";
 import { call, startSystem, uniformMesh, waitForInstances } from "./system.ts";
 
@@ -17,6 +23,10 @@ export interface FaultOptions {
   /** Seed of the fault schedule, so a run can be repeated. */
   seed?: number;
   log?: (line: string) => void;
+  /** Where the services keep their rows (default: the embedded SQLite store). */
+  store?: "sqlite" | "mysql";
+  /** Every failed POST is sent again with its Idempotency-Key until it succeeds. */
+  retry?: boolean;
 }
 
 export interface FaultReport {
@@ -28,6 +38,18 @@ export interface FaultReport {
   hung: number;
   acknowledgedWrites: number;
   acknowledgedWritesLost: number;
+  store: "sqlite" | "mysql";
+  retry: boolean;
+  /** Requests whose connection to an instance was lost (the gateway's log): the faults that could duplicate. */
+  connectionsLost: number;
+  /** Retry mode: POSTs sent again after a failure. */
+  retries: number;
+  /** Retry mode: keys whose client gave up (RETRY_LIMIT failures in a row; must be 0). */
+  gaveUp: number;
+  /** Retry mode: keys with more than one row (must be 0). */
+  duplicates: number;
+  /** Retry mode: keys with no row (must be 0). */
+  lost: number;
   faults: string[];
   gatewayInFlightAfter: number;
 }
@@ -37,6 +59,12 @@ const HUNG_AFTER_MS = 10_000;
 const GATEWAY_TIMEOUT_MS = 2000;
 const HEARTBEAT_MS = 300;
 const MIN_FAULTS = 4;
+/** A client that fails this often in a row with one key gives up (the report counts it). */
+const RETRY_LIMIT = 100;
+const RETRY_PAUSE_MS = 100;
+
+/** Rows per key (goods by name, purchases by goodsid) of the run, from whichever database the services used. */
+type Counter = (sql: string) => Promise<{ id: string; n: number }[]>;
 
 function prng(seed: number): () => number {
   let state = seed >>> 0;
@@ -50,12 +78,14 @@ export async function runFaultInjection(options: FaultOptions): Promise<FaultRep
   const runtime = options.runtime ?? uniformMesh().services;
   const log = options.log ?? (() => {});
   const random = prng(options.seed ?? 1);
-  const database = await createTestDatabase("faults");
+  const store = options.store ?? "sqlite";
+  const retry = options.retry ?? false;
+  const database: TestDatabase | undefined = store === "mysql" ? await createTestDatabase("faults") : undefined;
   const heartbeat = ["--heartbeat", String(HEARTBEAT_MS)];
   const system = await startSystem({
     runtime,
     services: ["goods", "purchases"],
-    env: { MYSQL_URL: database.url },
+    env: database ? { MYSQL_URL: database.url } : {},
     distributorArgs: heartbeat,
     gateArgs: [...heartbeat, "--status", "--timeout", String(GATEWAY_TIMEOUT_MS)],
   });
@@ -71,6 +101,13 @@ export async function runFaultInjection(options: FaultOptions): Promise<FaultRep
     hung: 0,
     acknowledgedWrites: 0,
     acknowledgedWritesLost: 0,
+    store,
+    retry,
+    connectionsLost: 0,
+    retries: 0,
+    gaveUp: 0,
+    duplicates: 0,
+    lost: 0,
     faults,
     gatewayInFlightAfter: -1,
   };
@@ -81,33 +118,57 @@ export async function runFaultInjection(options: FaultOptions): Promise<FaultRep
     goods.push(await system.startService("goods"));
     await waitForInstances(system, 1, from);
 
+    /** One request, with its outcome as the client saw it; undefined when it hung. */
+    const attempt = async (method: string, path: string, body: unknown, key: string | undefined) => {
+      report.sent++;
+      const headers: Record<string, string> = { "content-type": "application/json" };
+      if (key !== undefined) headers["idempotency-key"] = key;
+      const outcome = await Promise.race([
+        call(system, method, path, body, headers).catch((error: Error) => ({
+          status: `client error ${error.message}`,
+          body: {} as Record<string, unknown>,
+        })),
+        delay(HUNG_AFTER_MS).then(() => undefined),
+      ]);
+      if (!outcome) report.hung++;
+      else if (outcome.status === 200 && outcome.body?.errorcode === 0) report.succeeded++;
+      else {
+        const label = outcome.status === 200 ? `200 ${outcome.body?.errormessage}` : String(outcome.status);
+        report.failedByStatus[label] = (report.failedByStatus[label] ?? 0) + 1;
+      }
+      return outcome;
+    };
+    const acknowledgedPurchases: string[] = [];
+    const keyedGoods: string[] = [];
+    const keyedPurchases: string[] = [];
     const worker = async (id: number) => {
       for (let n = 0; !stopping; n++) {
         const name = `w${id}-${n}`;
+        // Unique per request, so that rows can be counted per request (and per key).
+        const goodsid = id * 1_000_000 + n;
         const [method, path, body] = n % 3 === 2
           ? ["GET", "/purchases?userid=1"]
           : n % 3 === 1
-          ? ["POST", "/purchases", { userid: 1, goodsid: n }]
+          ? ["POST", "/purchases", { userid: 1, goodsid }]
           : ["POST", "/goods", { name, category: "faults", price: n, description: "d" }];
-        report.sent++;
-        const outcome = await Promise.race([
-          call(system, method, path, body).catch((error: Error) => ({
-            status: `client error ${error.message}`,
-            body: {},
-          })),
-          delay(HUNG_AFTER_MS).then(() => undefined),
-        ]);
-        if (!outcome) {
-          report.hung++;
-          continue;
-        }
-        const ok = outcome.status === 200 && outcome.body?.errorcode === 0;
-        if (ok) {
-          report.succeeded++;
-          if (path === "/goods" && method === "POST") acknowledged.push(name);
-        } else {
-          const label = outcome.status === 200 ? `200 ${outcome.body?.errormessage}` : String(outcome.status);
-          report.failedByStatus[label] = (report.failedByStatus[label] ?? 0) + 1;
+        const isGoods = path === "/goods";
+        const key = retry && method === "POST" ? `fi-${isGoods ? name : goodsid}` : undefined;
+        if (key !== undefined) (isGoods ? keyedGoods : keyedPurchases).push(isGoods ? name : String(goodsid));
+        for (let failures = 0;;) {
+          const outcome = await attempt(method, path, body, key);
+          const ok = outcome?.status === 200 && outcome.body?.errorcode === 0;
+          if (ok && method === "POST") {
+            (isGoods ? acknowledged : acknowledgedPurchases).push(isGoods ? name : String(goodsid));
+          }
+          // Without a key a failed request is left as it is; with one, its client tries again until it is done,
+          // even after the load stopped (the system is whole again by then).
+          if (ok || key === undefined) break;
+          if (++failures >= RETRY_LIMIT) {
+            report.gaveUp++;
+            break;
+          }
+          report.retries++;
+          await delay(RETRY_PAUSE_MS);
         }
       }
     };
@@ -160,10 +221,37 @@ export async function runFaultInjection(options: FaultOptions): Promise<FaultRep
     stopping = true;
     await Promise.all(load);
 
-    const rows = await database.query<{ name: string }[]>("SELECT name FROM goods WHERE category = 'faults'");
-    const stored = new Set(rows.map((row) => row.name));
-    report.acknowledgedWrites = acknowledged.length;
-    report.acknowledgedWritesLost = acknowledged.filter((name) => !stored.has(name)).length;
+    const count: Counter = database
+      ? (sql) => database.query<{ id: string; n: number }[]>(sql)
+      : async (sql) => {
+        // The services' own SQLite files, opened as one more process sharing them.
+        const service = sql.includes("FROM goods") ? "goods" : "purchases";
+        const db = await openSqliteDatabase(system.dataDir, service);
+        try {
+          return await db.run<{ id: string; n: number }[]>(sql);
+        } finally {
+          await db.close();
+        }
+      };
+    const goodsRows = await rowsPerKey(
+      count,
+      "SELECT name AS id, COUNT(*) AS n FROM goods WHERE category = 'faults' GROUP BY name",
+    );
+    const purchaseRows = await rowsPerKey(
+      count,
+      "SELECT goodsid AS id, COUNT(*) AS n FROM purchases WHERE userid = 1 GROUP BY goodsid",
+    );
+    report.acknowledgedWrites = acknowledged.length + acknowledgedPurchases.length;
+    report.acknowledgedWritesLost = acknowledged.filter((name) => !goodsRows.has(name)).length
+      + acknowledgedPurchases.filter((goodsid) => !purchaseRows.has(goodsid)).length;
+    for (const [keys, rows] of [[keyedGoods, goodsRows], [keyedPurchases, purchaseRows]] as const) {
+      for (const key of keys) {
+        const n = rows.get(key) ?? 0;
+        if (n === 0) report.lost++;
+        if (n > 1) report.duplicates++;
+      }
+    }
+    report.connectionsLost = system.gate.entries.filter((entry) => entry.event === "connection lost").length;
     report.gatewayInFlightAfter = (await call(system, "GET", "/_pilcrow/status")).body.inFlight;
     return report;
   } finally {
@@ -171,14 +259,20 @@ export async function runFaultInjection(options: FaultOptions): Promise<FaultRep
     for (const process of [...goods, distributor]) process.signal("SIGCONT");
     await stopAll([...goods, distributor]);
     await system.stop();
-    await database.drop();
+    await database?.drop();
   }
+}
+
+async function rowsPerKey(count: Counter, sql: string): Promise<Map<string, number>> {
+  return new Map((await count(sql)).map(({ id, n }) => [String(id), Number(n)]));
 }
 
 export function formatReport(report: FaultReport): string {
   const failed = Object.entries(report.failedByStatus).map(([status, count]) => `${status}: ${count}`).join(", ");
   return [
-    `runtime                     ${report.runtime}`,
+    `runtime                     ${report.runtime}, ${report.store}${
+      report.retry ? ", clients retry with Idempotency-Key" : ""
+    }`,
     `duration                    ${(report.durationMs / 1000).toFixed(0)} s, ${report.faults.length} faults`,
     `requests sent               ${report.sent}`,
     `succeeded                   ${report.succeeded}`,
@@ -187,5 +281,14 @@ export function formatReport(report: FaultReport): string {
     `acknowledged writes         ${report.acknowledgedWrites}`,
     `acknowledged writes lost    ${report.acknowledgedWritesLost}   (must be 0)`,
     `gateway requests in flight  ${report.gatewayInFlightAfter}   (after the run; must be 0)`,
+    ...(report.retry
+      ? [
+        `connections lost mid-request ${report.connectionsLost} (keyed POSTs among them resent by the gateway)`,
+        `POSTs sent again by clients ${report.retries}`,
+        `keys given up               ${report.gaveUp}   (must be 0)`,
+        `keys with duplicate rows    ${report.duplicates}   (must be 0)`,
+        `keys with no row (lost)     ${report.lost}   (must be 0)`,
+      ]
+      : []),
   ].join("\n");
 }
