@@ -198,6 +198,37 @@ describe("Idempotency-Key when an instance dies between its write and its answer
   });
 });
 
+describe("a typed call with an idempotency key", () => {
+  let system: System;
+  let shop: RunningProcess;
+  before(async () => {
+    system = await startSystem({ services: ["goods"] });
+    const from = system.gate.entries.length;
+    shop = await startProcess("tests/support/shop-service.ts", [
+      "0",
+      "--distributor",
+      `127.0.0.1:${system.distributor.port}`,
+    ]);
+    await waitForInstances(system, 1, from);
+  });
+  after(async () => {
+    await stopAll([shop]);
+    await system.stop();
+  });
+
+  it("is done once by the service called, however often the caller makes it; another body is refused", async () => {
+    const { key, body } = fresh("call");
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const answer = await call(system, "POST", "/shop/goods", { name: body.name, orderKey: key });
+      assert.equal(answer.body.errorcode, 0, JSON.stringify(answer.body));
+    }
+    assert.equal(await rowsNamed(system, body.name), 1);
+    const other = await call(system, "POST", "/shop/goods", { name: `${body.name}-other`, orderKey: key });
+    assert.equal(other.body.errorcode, 1);
+    assert.match(other.body.errormessage, /Idempotency-Key was used with another request/);
+  });
+});
+
 describe("Idempotency-Key expiry", () => {
   let system: System;
   before(async () => {
