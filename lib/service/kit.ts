@@ -96,16 +96,18 @@ export async function startService<C extends Contract, U extends Contract = neve
         return void connection.sendFrame(frameText(busy(keyOf(packet), refusal.message)));
       }
       const deadline = typeof timeout === "number" && timeout > 0 ? Date.now() + timeout : Infinity;
-      const context: RequestContext<Contract> = {
-        deadline,
-        log,
-        call: (route, params, callOptions) =>
-          caller.call(route, params as Record<string, unknown>, deadline, callOptions),
-      };
       inFlight++;
-      void answer(packet, context)
-        .then((frame) => frame !== undefined && !connection.closed && connection.sendFrame(frame()))
-        .finally(() => inFlight--);
+      // One promise reaction per request, for the answer and the count alike (this runs for every request).
+      void answer(packet, new Scope(deadline, log, caller)).then(
+        (frame) => {
+          inFlight--;
+          if (frame !== undefined && !connection.closed) connection.sendFrame(frame());
+        },
+        (error: unknown) => {
+          inFlight--;
+          log.error("unanswered request", (error as Error)?.message ?? String(error));
+        },
+      );
     },
   });
   log.info("listen", server.address);
@@ -142,6 +144,23 @@ export async function startService<C extends Contract, U extends Contract = neve
       await server.close();
     },
   };
+}
+
+/**
+ * A request's context. `call` is made only when a handler asks for it (most never call another service), and
+ * made bound, so that handlers may take it out of the context: `async (params, { call }) => …`.
+ */
+class Scope implements RequestContext<Contract> {
+  readonly #caller: MeshCaller;
+
+  constructor(readonly deadline: number, readonly log: Logger, caller: MeshCaller) {
+    this.#caller = caller;
+  }
+
+  get call(): RequestContext<Contract>["call"] {
+    return (route, params, callOptions) =>
+      this.#caller.call(route, params as Record<string, unknown>, this.deadline, callOptions);
+  }
 }
 
 /** Each declared route with its params schema and handler, as answer.ts runs them. */
