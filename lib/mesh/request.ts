@@ -15,6 +15,17 @@ import type { Packet } from "../wire/packet.ts";
 import { type MeshAnswer, MeshError, type MeshRequestOptions } from "./core.ts";
 import { type Instance, type InstancePool, NO_LIVE_INSTANCE, UNKNOWN_ROUTE } from "./pool.ts";
 
+/** The packet of a request as the mesh sends it (docs/protocol.md §3, §9). */
+type RequestPacket = {
+  uri: string;
+  method: string;
+  params: Record<string, unknown>;
+  key: number;
+  /** The ms left until the deadline when sent (book services ignore it). */
+  timeout: number;
+  idempotencyKey?: string;
+};
+
 /** How soon a caller may try again when no instance is live: connections are remade within about a second. */
 const NO_INSTANCE_RETRY_AFTER_SECONDS = 1;
 
@@ -42,14 +53,9 @@ export async function sendRequest(
   if (!(waitMs > 0)) throw new MeshError("timeout", `no time was left to send ${shown(method, uri)}`);
   const resend = options.resend ?? method === "GET";
   const { idempotencyKey } = options;
-  const packet = {
-    uri,
-    method,
-    params: { ...params, key },
-    key,
-    timeout: waitMs,
-    ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
-  };
+  const packet: RequestPacket = { uri, method, params: { ...params, key }, key, timeout: waitMs };
+  // Only when given, so that a request without one keeps the book's shape (and no spread on the common path).
+  if (idempotencyKey !== undefined) packet.idempotencyKey = idempotencyKey;
   // Allocated only when a second instance is needed: the common request never needs one.
   let tried: Set<Instance> | undefined;
   /** The last busy refusal, the answer when no other instance is left to try. */
