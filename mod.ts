@@ -56,18 +56,19 @@ export {
 export { runService, type ServiceDefinition, type StartContext, type StartedService } from "./lib/service/run.ts";
 export { WorkQueue, type WorkQueueOptions } from "./lib/service/work-queue.ts";
 
-// Its data: one store per service, embedded on SQLite or on MySQL, each with its own implementation.
-export { nowToTheSecond, type Page, StoreError } from "./lib/store/contract.ts";
-export { type OpenedStore, openStore, type StoreBackends, type StoreContext } from "./lib/store/open.ts";
+// Its data: one store per service, one implementation on SqlDatabase, embedded on SQLite or on MySQL.
+export { IN_MEMORY } from "./lib/config.ts";
+export { nowToTheSecond, type Page, StoreError, type StoreErrorKind } from "./lib/store/contract.ts";
+export { type OpenedStore, openStore, type StoreContext } from "./lib/store/open.ts";
 export {
   inIdOrder,
-  isDuplicateEntry,
-  type MysqlDatabase,
-  type MysqlTable,
+  placeholders,
+  type SqlDatabase,
+  type SqlDialect,
+  type SqlTable,
   type TableSpec,
   UnstorableTextError,
 } from "./lib/store/sql.ts";
-export { IN_MEMORY, isUniqueViolation, type SqliteDatabase } from "./lib/store/sqlite.ts";
 
 // A program of one's own in the mesh: its command line, its log, and the mesh core for requests.
 export { type CommonConfig, type Endpoint, parseCommandLine, parseEndpoint, UsageError } from "./lib/config.ts";

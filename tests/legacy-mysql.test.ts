@@ -13,7 +13,7 @@ import { createLogger } from "../lib/log.ts";
 import { IN_MEMORY, openSqliteDatabase } from "../lib/store/sqlite.ts";
 import { membersHandlers } from "../services/members/handlers.ts";
 import { checkPassword, hashPassword } from "../services/members/password.ts";
-import { sqliteMembers } from "../services/members/store.ts";
+import { membersStore } from "../services/members/store.ts";
 import { type BookDatabase, createBookDatabase } from "./support/book-schema.ts";
 import { type PrivateMariadb, skipWithoutMariadb, startPrivateMariadb } from "./support/private-mariadb.ts";
 import { type RunningProcess, startProcess } from "./support/processes.ts";
@@ -112,7 +112,7 @@ describe("a book's member imported into SQLite", () => {
   it("logs in with the right password, is upgraded once, and a stale upgrade changes nothing", async () => {
     const db = await openSqliteDatabase(IN_MEMORY, "members");
     try {
-      const store = await sqliteMembers(db);
+      const store = await membersStore(db);
       await db.run("INSERT INTO members (username, password) VALUES (?, ?)", ["imported", mysqlPassword("pw")]);
       const lines: string[] = [];
       const log = createLogger({ name: "members", format: "json", out: { write: (line) => lines.push(line) } });

@@ -10,11 +10,11 @@ import { after, before, describe, it } from "node:test";
 import { createLogger } from "../lib/log.ts";
 import { StoreError } from "../lib/store/contract.ts";
 import { openMysql } from "../lib/store/mysql.ts";
-import type { MysqlDatabase } from "../lib/store/sql.ts";
 import { IN_MEMORY, openSqliteDatabase, openSqliteStore } from "../lib/store/sqlite.ts";
-import { type GoodsStore, mysqlGoods, sqliteGoods } from "../services/goods/store.ts";
-import { type MembersStore, mysqlMembers, sqliteMembers } from "../services/members/store.ts";
-import { mysqlPurchases, type PurchasesStore, sqlitePurchases } from "../services/purchases/store.ts";
+import { MAX_LOOKUP_IDS } from "../services/goods/contract.ts";
+import { type GoodsStore, goodsStore } from "../services/goods/store.ts";
+import { type MembersStore, membersStore } from "../services/members/store.ts";
+import { type PurchasesStore, purchasesStore } from "../services/purchases/store.ts";
 import { createTestDatabase, mysqlServerUrl, skipWithoutMysql, type TestDatabase } from "./support/mysql.ts";
 
 const quiet = createLogger({ name: "test", level: "error" });
@@ -28,19 +28,19 @@ interface Stores {
 }
 
 async function mysqlStores(url: string): Promise<Stores> {
-  const opened = await openMysql(url, quiet, async (db: MysqlDatabase) => ({
-    goods: await mysqlGoods(db),
-    members: await mysqlMembers(db),
-    purchases: await mysqlPurchases(db),
+  const opened = await openMysql(url, quiet, async (db) => ({
+    goods: await goodsStore(db),
+    members: await membersStore(db),
+    purchases: await purchasesStore(db),
   }));
   return { ...opened.store, close: opened.close };
 }
 
 /** Each service in its own database, as each service opens its own file under the data directory. */
 async function sqliteStores(dataDir: string): Promise<Stores> {
-  const goods = await openSqliteStore(dataDir, "goods", sqliteGoods);
-  const members = await openSqliteStore(dataDir, "members", sqliteMembers);
-  const purchases = await openSqliteStore(dataDir, "purchases", sqlitePurchases);
+  const goods = await openSqliteStore(dataDir, "goods", goodsStore);
+  const members = await openSqliteStore(dataDir, "members", membersStore);
+  const purchases = await openSqliteStore(dataDir, "purchases", purchasesStore);
   return {
     goods: goods.store,
     members: members.store,
@@ -112,6 +112,9 @@ function contract(
       ]);
       assert.deepEqual(await store.goods.lookup([]), []);
       assert.deepEqual(await store.goods.lookup([gone]), []);
+      // As many ids as a request may ask for, one placeholder each, the present ones among them.
+      const many = Array.from({ length: MAX_LOOKUP_IDS - 2 }, (_, i) => 2_000_000_000 + i);
+      assert.deepEqual((await store.goods.lookup([...many, b, a])).map((goods) => goods.id), [a, b]);
     });
 
     it("members: unique usernames, find, remove", async () => {
@@ -207,10 +210,26 @@ describe("MySQL tables", { skip: skipWithoutMysql }, () => {
       await db.query("DROP TABLE goods");
       await db.query("CREATE TABLE goods (id int NOT NULL AUTO_INCREMENT PRIMARY KEY, name varchar(128) NOT NULL)");
       await assert.rejects(
-        openMysql(db.url, quiet, mysqlGoods),
+        openMysql(db.url, quiet, goodsStore),
         /table goods exists but lacks the column\(s\) category, price, description/,
       );
     } finally {
+      await db.drop();
+    }
+  });
+
+  it("marks a broken UNIQUE or PRIMARY KEY as a duplicate (errno 1062), any other failure not", async () => {
+    const db = await createTestDatabase("duplicate");
+    const opened = await openMysql(db.url, quiet, async (mysql) => ({ mysql, members: await membersStore(mysql) }));
+    try {
+      const { mysql } = opened.store;
+      await mysql.run("INSERT INTO members (id, username, password) VALUES (1, 'a', 'h')");
+      const duplicate = (error: unknown) => error instanceof StoreError && error.kind === "duplicate";
+      await assert.rejects(mysql.run("INSERT INTO members (username, password) VALUES ('a', 'h')"), duplicate);
+      await assert.rejects(mysql.run("INSERT INTO members (id, username, password) VALUES (1, 'b', 'h')"), duplicate);
+      await assert.rejects(mysql.run("INSERT INTO nowhere VALUES (1)"), (error: unknown) => !duplicate(error));
+    } finally {
+      await opened.close();
       await db.drop();
     }
   });
@@ -219,7 +238,7 @@ describe("MySQL tables", { skip: skipWithoutMysql }, () => {
     const url = new URL(mysqlServerUrl!);
     url.username = "nobody_here";
     url.password = "s3cret-pass";
-    await assert.rejects(openMysql(url.toString(), quiet, mysqlGoods), (error: Error) => {
+    await assert.rejects(openMysql(url.toString(), quiet, goodsStore), (error: Error) => {
       assert.match(error.message, /^MySQL at mysql:\/\/nobody_here@/);
       assert.ok(!error.message.includes("s3cret-pass"));
       return true;
@@ -242,7 +261,7 @@ describe("SQLite tables", () => {
       await db.run("CREATE TABLE goods (id INTEGER PRIMARY KEY, name TEXT NOT NULL)");
       await db.close();
       await assert.rejects(
-        openSqliteStore(dataDir, "other", sqliteGoods),
+        openSqliteStore(dataDir, "other", goodsStore),
         /other\.sqlite: table goods exists but lacks the column\(s\) category, price, description/,
       );
     } finally {
@@ -253,10 +272,45 @@ describe("SQLite tables", () => {
   it("refuses what MySQL's columns refuse: a name over 128 characters, a price beyond int", async () => {
     const db = await openSqliteDatabase(IN_MEMORY, "goods");
     try {
-      const goods = await sqliteGoods(db);
+      const goods = await goodsStore(db);
       await goods.add({ name: "n".repeat(128), category: "c", price: 2147483647, description: "" });
-      await assert.rejects(goods.add({ name: "n".repeat(129), category: "c", price: 1, description: "" }), StoreError);
-      await assert.rejects(goods.add({ name: "n", category: "c", price: 2147483648, description: "" }), StoreError);
+      // A broken CHECK is a failure, not a duplicate: only a unique key broken is the client's answer.
+      const failed = (error: unknown) => error instanceof StoreError && error.kind === "failure";
+      await assert.rejects(goods.add({ name: "n".repeat(129), category: "c", price: 1, description: "" }), failed);
+      await assert.rejects(goods.add({ name: "n", category: "c", price: 2147483648, description: "" }), failed);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("marks a broken UNIQUE or PRIMARY KEY as a duplicate, any other failure not", async () => {
+    const db = await openSqliteDatabase(IN_MEMORY, "members");
+    try {
+      await membersStore(db);
+      await db.run("INSERT INTO members (id, username, password) VALUES (1, 'a', 'h')");
+      const duplicate = (error: unknown) => error instanceof StoreError && error.kind === "duplicate";
+      await assert.rejects(db.run("INSERT INTO members (username, password) VALUES ('a', 'h')"), duplicate);
+      await assert.rejects(db.run("INSERT INTO members (id, username, password) VALUES (1, 'b', 'h')"), duplicate);
+      await assert.rejects(db.run("INSERT INTO nowhere VALUES (1)"), (error: unknown) => !duplicate(error));
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("keeps a purchase's date as UTC ISO text, and reads a row the table's default wrote as the same instant", async () => {
+    const db = await openSqliteDatabase(IN_MEMORY, "purchases");
+    try {
+      const purchases = await purchasesStore(db);
+      const before = Math.floor(Date.now() / 1000) * 1000;
+      const id = await purchases.add(5, 6);
+      await db.run("INSERT INTO purchases (userid, goodsid) VALUES (5, 7)");
+      await db.run("INSERT INTO purchases (userid, goodsid, date) VALUES (5, 8, '2026-03-29T01:30:00.000Z')");
+      const [{ date }] = await db.run<{ date: string }[]>("SELECT date FROM purchases WHERE id = ?", [id]);
+      assert.match(date, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/);
+      const rows = await purchases.listByUser(5);
+      assert.equal(rows[0].date.toISOString(), date);
+      assert.ok(rows[1].date.getTime() >= before && rows[1].date.getTime() <= Date.now() + 1000);
+      assert.equal(rows[2].date.toISOString(), "2026-03-29T01:30:00.000Z");
     } finally {
       await db.close();
     }

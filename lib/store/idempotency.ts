@@ -16,6 +16,7 @@
  * results: no 409 is needed, and none is given.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import type { TableSpec } from "./sql.ts";
 
 /** One request being handled under an idempotency key. */
 export interface IdempotentRequest {
@@ -107,10 +108,14 @@ export function ledgerOn(run: Run): IdempotencyLedger {
   };
 }
 
-/** The table on SQLite: STRICT, keys and routes bounded as the gateway bounds them. */
-export const SQLITE_IDEMPOTENCY_TABLE = {
+/**
+ * The table, on SQLite STRICT with keys and routes bounded as the gateway bounds them; on MySQL created_at in ms
+ * since the epoch, so no time zone can shift the window.
+ */
+export const IDEMPOTENCY_TABLE_SPEC: TableSpec = {
   name: IDEMPOTENCY_TABLE,
-  create: `CREATE TABLE IF NOT EXISTS ${IDEMPOTENCY_TABLE} (
+  create: {
+    sqlite: `CREATE TABLE IF NOT EXISTS ${IDEMPOTENCY_TABLE} (
     route TEXT NOT NULL,
     idem_key TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
@@ -119,13 +124,7 @@ export const SQLITE_IDEMPOTENCY_TABLE = {
     created_at INTEGER NOT NULL,
     PRIMARY KEY (route, idem_key)
   ) STRICT`,
-  columns: ["route", "idem_key", "fingerprint", "results", "answer", "created_at"],
-};
-
-/** The table on MySQL; created_at in ms since the epoch, so no time zone can shift the window. */
-export const MYSQL_IDEMPOTENCY_TABLE = {
-  name: IDEMPOTENCY_TABLE,
-  create: `CREATE TABLE IF NOT EXISTS ${IDEMPOTENCY_TABLE} (
+    mysql: `CREATE TABLE IF NOT EXISTS ${IDEMPOTENCY_TABLE} (
     route varchar(255) NOT NULL,
     idem_key varchar(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
     fingerprint char(64) NOT NULL,
@@ -135,7 +134,8 @@ export const MYSQL_IDEMPOTENCY_TABLE = {
     PRIMARY KEY (route, idem_key),
     KEY created_at (created_at)
   ) DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin`,
-  columns: SQLITE_IDEMPOTENCY_TABLE.columns,
+  },
+  columns: ["route", "idem_key", "fingerprint", "results", "answer", "created_at"],
 };
 
 /**

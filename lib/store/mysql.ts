@@ -1,16 +1,16 @@
 /**
  * MySQL on the mysql2/promise pool (the unjs db0 `mysql2` connector is the model: one pool, placeholders
- * everywhere, `close` ends it). Each service prepares its own tables on it and writes its own statements
- * (services/goods/store.ts…), keeping the book's tables and columns (docs/protocol.md §5), so a database made
+ * everywhere, `close` ends it). It is a SqlDatabase, as SQLite is (lib/store/sqlite.ts): each service's one store
+ * prepares its tables on it and runs its statements (services/goods/store.ts…), keeping the book's tables and columns (docs/protocol.md §5), so a database made
  * for the original still fits. Every operation has a deadline: while the database is away, requests fail fast
  * with a short error instead of hanging, and the pool reconnects when it is back.
  */
 import mysql, { type Pool, type RowDataPacket } from "mysql2/promise";
 import type { Logger } from "../log.ts";
 import { StoreError } from "./contract.ts";
-import { ledgerOn, memoisedMysqlWrite, memoisingScope, MYSQL_IDEMPOTENCY_TABLE } from "./idempotency.ts";
+import { IDEMPOTENCY_TABLE_SPEC, ledgerOn, memoisedMysqlWrite, memoisingScope } from "./idempotency.ts";
 import type { OpenedStore } from "./open.ts";
-import { type MysqlDatabase, type MysqlTable, type TableSpec, UnstorableTextError } from "./sql.ts";
+import { type SqlDatabase, type SqlTable, type TableSpec, UnstorableTextError } from "./sql.ts";
 
 export interface MysqlOptions {
   /** Connections in the pool (MYSQL_POOL_SIZE, default 10). */
@@ -44,7 +44,12 @@ interface TableCharsets {
   narrowColumns: Set<string>;
 }
 
-class Database implements MysqlDatabase {
+/** MySQL's error for a statement that broke a unique key (ER_DUP_ENTRY). */
+const DUPLICATE_ENTRY = 1062;
+
+class Database implements SqlDatabase {
+  readonly dialect = "mysql";
+
   constructor(readonly pool: Pool, private readonly timeoutMs: number, private readonly log: Logger) {}
 
   /**
@@ -75,12 +80,13 @@ class Database implements MysqlDatabase {
         throw error;
       }
     } catch (error) {
-      throw new StoreError(error);
+      const errno = (error as { errno?: unknown } | undefined)?.errno;
+      throw new StoreError(error, errno === DUPLICATE_ENTRY ? "duplicate" : "failure");
     }
   }
 
-  async prepareTable(table: TableSpec): Promise<MysqlTable> {
-    await this.run(table.create);
+  async prepareTable(table: TableSpec): Promise<SqlTable> {
+    await this.run(table.create.mysql);
     let charsets = await this.#charsets(table.name);
     const missing = table.columns.filter((column) => !charsets.columns.has(column));
     if (missing.length > 0) {
@@ -181,7 +187,7 @@ async function serverTimeZone(db: Database): Promise<string> {
 export async function openMysql<S>(
   url: string,
   log: Logger,
-  open: (db: MysqlDatabase) => Promise<S>,
+  open: (db: SqlDatabase) => Promise<S>,
   options: MysqlOptions = {},
 ): Promise<OpenedStore<S>> {
   const timeoutMs = options.operationTimeoutMs ?? 2000;
@@ -205,7 +211,7 @@ export async function openMysql<S>(
   let store: S;
   let zone: string;
   try {
-    await db.prepareTable(MYSQL_IDEMPOTENCY_TABLE);
+    await db.prepareTable(IDEMPOTENCY_TABLE_SPEC);
     store = await open(db);
     zone = await serverTimeZone(db);
   } catch (error) {

@@ -7,16 +7,7 @@ import { IN_MEMORY, parsePositiveInteger } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { environment } from "../runtime/mod.ts";
 import type { IdempotencyLedger } from "./idempotency.ts";
-import type { MysqlDatabase } from "./sql.ts";
-import type { SqliteDatabase } from "./sqlite.ts";
-
-/** A service's two implementations of its store, one per database; each answers alike (one contract suite). */
-export interface StoreBackends<S> {
-  /** On SQLite, the embedded store: prepares its tables (`db.prepareTable`), then answers from them. */
-  sqlite(db: SqliteDatabase): Promise<S>;
-  /** On MySQL: prepares its tables (`db.prepareTable`), then answers from them. */
-  mysql(db: MysqlDatabase): Promise<S>;
-}
+import type { SqlDatabase } from "./sql.ts";
 
 export interface OpenedStore<S> {
   readonly store: S;
@@ -39,10 +30,14 @@ export interface StoreContext {
   idempotency?: IdempotencyLedger;
 }
 
+/**
+ * Opens the service's database and builds its store on it with `storeOn` — the service's one implementation,
+ * which prepares its tables (`db.prepareTable`) and then answers from them, on SQLite and MySQL alike.
+ */
 export async function openStore<S>(
   service: string,
   context: StoreContext,
-  backends: StoreBackends<S>,
+  storeOn: (db: SqlDatabase) => Promise<S>,
 ): Promise<OpenedStore<S>> {
   const { log, dataDir } = context;
   const url = environment(`${service.toUpperCase()}_MYSQL_URL`) ?? environment("MYSQL_URL");
@@ -50,7 +45,7 @@ export async function openStore<S>(
     // Loaded only here: a service on the embedded store never loads the MySQL driver.
     const { openMysql } = await import("./mysql.ts");
     const poolSize = environment("MYSQL_POOL_SIZE");
-    const opened = await openMysql(url, log, backends.mysql, {
+    const opened = await openMysql(url, log, storeOn, {
       poolSize: poolSize === undefined ? undefined : parsePositiveInteger(poolSize, "MYSQL_POOL_SIZE"),
     });
     log.info("store", opened.description);
@@ -59,7 +54,7 @@ export async function openStore<S>(
   }
   // Loaded only here: a service on MySQL never loads SQLite (on Node, a native addon).
   const { openSqliteStore } = await import("./sqlite.ts");
-  const opened = await openSqliteStore(dataDir, service, backends.sqlite);
+  const opened = await openSqliteStore(dataDir, service, storeOn);
   if (dataDir === IN_MEMORY) {
     log.warn("store", `${opened.description}: every instance has its own, and all of it is lost at exit`);
   } else {

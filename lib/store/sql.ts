@@ -1,27 +1,36 @@
 /**
- * What a service's MySQL store is written against: a database that runs one statement with placeholders
- * within a deadline (lib/store/mysql.ts implements it on mysql2's pool), its tables, and SQL helpers.
+ * What a service's store is written against, once for both databases: one that runs one statement with `?`
+ * placeholders (lib/store/sqlite.ts on SQLite, lib/store/mysql.ts on mysql2's pool within a deadline), its
+ * tables, and SQL helpers. Where the SQL itself must differ, a store chooses by `dialect`.
  */
 import { ServiceError } from "../service/errors.ts";
 import type { Page } from "./contract.ts";
-import { StoreError } from "./contract.ts";
 
-export interface MysqlDatabase {
-  /** Runs one statement; any failure (the database away, the deadline passed) is a StoreError. */
+export type SqlDialect = "mysql" | "sqlite";
+
+export interface SqlDatabase {
+  readonly dialect: SqlDialect;
+  /**
+   * Runs one statement: a query gives its rows, any other statement `{ insertId, affectedRows }`. Any failure
+   * (the database away, the deadline passed, a constraint broken) is a StoreError; its `kind` is `duplicate`
+   * when a unique key was broken.
+   */
   run<T>(sql: string, values?: unknown[]): Promise<T>;
   /**
-   * Creates the table if it is missing; refuses one that exists without the columns the service needs; warns
-   * once, with the statement that converts it, when the table or a column is utf8mb3 (the book's `utf8`).
+   * Creates the table if it is missing (with the dialect's statement); refuses one that exists without the
+   * columns the service needs. On MySQL, warns once, with the statement that converts it, when the table or a
+   * column is utf8mb3 (the book's `utf8`).
    */
-  prepareTable(table: TableSpec): Promise<MysqlTable>;
+  prepareTable(table: TableSpec): Promise<SqlTable>;
 }
 
 /** A prepared table, and what its text columns can hold. */
-export interface MysqlTable {
+export interface SqlTable {
   /**
    * The first of these columns whose value the table cannot hold: a character beyond the Basic Multilingual
-   * Plane (4-byte UTF-8, emoji) in a utf8mb3 column. The server is asked again before a column is named, so
-   * a table converted since start-up takes such text at once.
+   * Plane (4-byte UTF-8, emoji) in a utf8mb3 column on MySQL; never one on SQLite, which stores any valid UTF-8.
+   * The server is asked again before a column is named, so a table converted since start-up takes such text at
+   * once.
    */
   unstorable(values: Record<string, string>): Promise<string | undefined>;
   /** Throws a ServiceError saying which value cannot be stored and how to convert the table, instead of writing. */
@@ -36,11 +45,19 @@ export class UnstorableTextError extends ServiceError {
   }
 }
 
-/** A table a service keeps: `CREATE TABLE IF NOT EXISTS …`, and the columns an existing table must have. */
+/**
+ * A table a service keeps: its `CREATE TABLE IF NOT EXISTS …` in each dialect (column types differ), and the
+ * columns an existing table must have.
+ */
 export interface TableSpec {
   name: string;
-  create: string;
+  create: Record<SqlDialect, string>;
   columns: string[];
+}
+
+/** `?, ?, ?`: one placeholder per value, for `IN (…)` (an array bound to one `?` is mysql2's alone). */
+export function placeholders(values: readonly unknown[]): string {
+  return values.map(() => "?").join(", ");
 }
 
 /**
@@ -64,11 +81,4 @@ export function inIdOrder(
     all.push(page.limit);
   }
   return { tail, values: all };
-}
-
-const DUPLICATE_ENTRY = 1062;
-
-/** The statement broke a unique key (a username taken): an answer for the client, not a database failure. */
-export function isDuplicateEntry(error: unknown): boolean {
-  return error instanceof StoreError && (error.cause as { errno?: number } | undefined)?.errno === DUPLICATE_ENTRY;
 }

@@ -1,9 +1,9 @@
 /**
  * The embedded store on SQLite: one database file per service, `<data dir>/<service>.sqlite`, which every
  * instance of that service on the machine opens at once, and which outlives them all; or `:memory:`, private to
- * one process, for tests. Each service prepares its own tables on it and writes its own statements
- * (services/goods/store.ts…), as on MySQL (lib/store/mysql.ts), so both answer alike (one contract suite,
- * tests/store-contract.test.ts).
+ * one process, for tests. It is a SqlDatabase, as MySQL is (lib/store/mysql.ts): each service's one store
+ * prepares its tables on it and runs its statements (services/goods/store.ts…), and answers alike on both (one
+ * contract suite, tests/store-contract.test.ts).
  *
  * Settings, and why:
  * - WAL: readers never wait for the writer, and several processes share the file safely (same machine only:
@@ -22,29 +22,28 @@ import { join, resolve } from "node:path";
 import { IN_MEMORY } from "../config.ts";
 import { openSqlite, type SqliteConnection, SqliteFailure } from "../runtime/sqlite.ts";
 import { StoreError } from "./contract.ts";
-import { ledgerOn, memoisedSqliteWrite, memoisingScope, SQLITE_IDEMPOTENCY_TABLE } from "./idempotency.ts";
+import { IDEMPOTENCY_TABLE_SPEC, ledgerOn, memoisedSqliteWrite, memoisingScope } from "./idempotency.ts";
 import type { OpenedStore } from "./open.ts";
-import type { TableSpec } from "./sql.ts";
+import type { SqlDatabase, SqlTable, TableSpec } from "./sql.ts";
 
 /** The data directory's stand-in for a private database in memory, lost when the process stops (tests). */
 export { IN_MEMORY };
 
-export interface SqliteDatabase {
-  /**
-   * Runs one statement with `?` placeholders. A query (SELECT, WITH, PRAGMA, or any statement with RETURNING)
-   * gives its rows; any other statement `{ insertId, affectedRows }`, as mysql2 does. Any failure is a
-   * StoreError whose cause is the SqliteFailure (its `kind`, and the driver's own error as its cause).
-   */
-  run<T>(sql: string, values?: readonly unknown[]): Promise<T>;
-  /** Creates the table if it is missing; refuses one that exists without the columns the service needs. */
-  prepareTable(table: TableSpec): Promise<void>;
+/**
+ * `run`: a query (SELECT, WITH, PRAGMA, or any statement with RETURNING) gives its rows; any other statement
+ * `{ insertId, affectedRows }`, as mysql2 does. Any failure is a StoreError whose cause is the SqliteFailure
+ * (its `kind`, and the driver's own error as its cause), of kind `duplicate` for a UNIQUE or PRIMARY KEY broken.
+ */
+export interface SqliteDatabase extends SqlDatabase {
+  readonly dialect: "sqlite";
   close(): Promise<void>;
 }
 
-/** The statement broke a UNIQUE key (a username taken): an answer for the client, not a database failure. */
-export function isUniqueViolation(error: unknown): boolean {
-  return error instanceof StoreError && error.cause instanceof SqliteFailure && error.cause.kind === "unique";
-}
+/** SQLite stores any valid UTF-8 (the driver refuses the rest before running): every text is storable. */
+const ANY_TEXT: SqlTable = {
+  unstorable: () => Promise.resolve(undefined),
+  assertStorable: () => Promise.resolve(),
+};
 
 const BUSY_TIMEOUT_MS = 500;
 const BUSY_ATTEMPTS = 4;
@@ -53,6 +52,8 @@ const BUSY_PAUSE_MS = 25;
 const RETURNS_ROWS = /^\s*(SELECT|WITH|PRAGMA|VALUES|EXPLAIN)\b|\bRETURNING\b/i;
 
 class Database implements SqliteDatabase {
+  readonly dialect = "sqlite";
+
   constructor(private readonly connection: SqliteConnection) {}
 
   async run<T>(sql: string, values: readonly unknown[] = []): Promise<T> {
@@ -75,13 +76,16 @@ class Database implements SqliteDatabase {
           await new Promise((resolve) => setTimeout(resolve, BUSY_PAUSE_MS * 2 ** (attempt - 1)));
           continue;
         }
-        throw new StoreError(error);
+        throw new StoreError(
+          error,
+          error instanceof SqliteFailure && error.kind === "unique" ? "duplicate" : "failure",
+        );
       }
     }
   }
 
-  async prepareTable(table: TableSpec): Promise<void> {
-    await this.run(table.create);
+  async prepareTable(table: TableSpec): Promise<SqlTable> {
+    await this.run(table.create.sqlite);
     const rows = await this.run<{ name: string }[]>("SELECT name FROM pragma_table_info(?)", [table.name]);
     const present = new Set(rows.map((row) => String(row.name).toLowerCase()));
     const missing = table.columns.filter((column) => !present.has(column));
@@ -91,6 +95,7 @@ class Database implements SqliteDatabase {
           + `Pilcrow needs ${table.name}(${table.columns.join(", ")})`,
       );
     }
+    return ANY_TEXT;
   }
 
   close(): Promise<void> {
@@ -159,13 +164,13 @@ function messageOf(error: unknown): string {
 export async function openSqliteStore<S>(
   dataDir: string,
   service: string,
-  open: (db: SqliteDatabase) => Promise<S>,
+  open: (db: SqlDatabase) => Promise<S>,
 ): Promise<OpenedStore<S>> {
   const db = await openSqliteDatabase(dataDir, service);
   const where = dataDir === IN_MEMORY ? "in memory" : join(resolve(dataDir), `${service}.sqlite`);
   let store: S;
   try {
-    await db.prepareTable(SQLITE_IDEMPOTENCY_TABLE);
+    await db.prepareTable(IDEMPOTENCY_TABLE_SPEC);
     store = await open(db);
   } catch (error) {
     await db.close();
