@@ -10,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { createLogger } from "../lib/log.ts";
 import { StoreError } from "../lib/store/contract.ts";
 import { openMysql } from "../lib/store/mysql.ts";
+import type { SqlDatabase } from "../lib/store/sql.ts";
 import { IN_MEMORY, openSqliteDatabase, openSqliteStore } from "../lib/store/sqlite.ts";
 import { MAX_LOOKUP_IDS } from "../services/goods/contract.ts";
 import { type GoodsStore, goodsStore } from "../services/goods/store.ts";
@@ -47,6 +48,16 @@ async function sqliteStores(dataDir: string): Promise<Stores> {
     purchases: purchases.store,
     close: async () => void await Promise.all([goods.close(), members.close(), purchases.close()]),
   };
+}
+
+/** On either database: a broken UNIQUE or PRIMARY KEY is a StoreError of kind `duplicate`, another failure not. */
+async function assertDuplicatesMarked(db: SqlDatabase): Promise<void> {
+  await membersStore(db);
+  await db.run("INSERT INTO members (id, username, password) VALUES (1, 'a', 'h')");
+  const duplicate = (error: unknown) => error instanceof StoreError && error.kind === "duplicate";
+  await assert.rejects(db.run("INSERT INTO members (username, password) VALUES ('a', 'h')"), duplicate);
+  await assert.rejects(db.run("INSERT INTO members (id, username, password) VALUES (1, 'b', 'h')"), duplicate);
+  await assert.rejects(db.run("INSERT INTO nowhere VALUES (1)"), (error: unknown) => !duplicate(error));
 }
 
 function contract(
@@ -220,14 +231,9 @@ describe("MySQL tables", { skip: skipWithoutMysql }, () => {
 
   it("marks a broken UNIQUE or PRIMARY KEY as a duplicate (errno 1062), any other failure not", async () => {
     const db = await createTestDatabase("duplicate");
-    const opened = await openMysql(db.url, quiet, async (mysql) => ({ mysql, members: await membersStore(mysql) }));
+    const opened = await openMysql(db.url, quiet, (mysql) => Promise.resolve(mysql));
     try {
-      const { mysql } = opened.store;
-      await mysql.run("INSERT INTO members (id, username, password) VALUES (1, 'a', 'h')");
-      const duplicate = (error: unknown) => error instanceof StoreError && error.kind === "duplicate";
-      await assert.rejects(mysql.run("INSERT INTO members (username, password) VALUES ('a', 'h')"), duplicate);
-      await assert.rejects(mysql.run("INSERT INTO members (id, username, password) VALUES (1, 'b', 'h')"), duplicate);
-      await assert.rejects(mysql.run("INSERT INTO nowhere VALUES (1)"), (error: unknown) => !duplicate(error));
+      await assertDuplicatesMarked(opened.store);
     } finally {
       await opened.close();
       await db.drop();
@@ -286,12 +292,7 @@ describe("SQLite tables", () => {
   it("marks a broken UNIQUE or PRIMARY KEY as a duplicate, any other failure not", async () => {
     const db = await openSqliteDatabase(IN_MEMORY, "members");
     try {
-      await membersStore(db);
-      await db.run("INSERT INTO members (id, username, password) VALUES (1, 'a', 'h')");
-      const duplicate = (error: unknown) => error instanceof StoreError && error.kind === "duplicate";
-      await assert.rejects(db.run("INSERT INTO members (username, password) VALUES ('a', 'h')"), duplicate);
-      await assert.rejects(db.run("INSERT INTO members (id, username, password) VALUES (1, 'b', 'h')"), duplicate);
-      await assert.rejects(db.run("INSERT INTO nowhere VALUES (1)"), (error: unknown) => !duplicate(error));
+      await assertDuplicatesMarked(db);
     } finally {
       await db.close();
     }
