@@ -1,9 +1,10 @@
 /**
  * MySQL on the mysql2/promise pool (the unjs db0 `mysql2` connector is the model: one pool, placeholders
- * everywhere, `close` ends it). It is a SqlDatabase, as SQLite is (lib/store/sqlite.ts): each service's one store
- * prepares its tables on it and runs its statements (services/goods/store.ts…), keeping the book's tables and columns (docs/protocol.md §5), so a database made
- * for the original still fits. Every operation has a deadline: while the database is away, requests fail fast
- * with a short error instead of hanging, and the pool reconnects when it is back.
+ * everywhere, `close` ends it). It is a SqlDatabase, as SQLite is (lib/store/sqlite.ts): each service's one
+ * store prepares its tables on it and runs its statements (services/goods/store.ts…), keeping the book's tables
+ * and columns (docs/protocol.md §5), so a database made for the original still fits. Every operation has a
+ * deadline: while the database is away, requests fail fast with a short error instead of hanging, and the pool
+ * reconnects when it is back.
  */
 import mysql, { type Pool, type RowDataPacket } from "mysql2/promise";
 import type { Logger } from "../log.ts";
