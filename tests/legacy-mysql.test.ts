@@ -8,6 +8,9 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createLogger } from "../lib/log.ts";
 import { IN_MEMORY, openSqliteDatabase } from "../lib/store/sqlite.ts";
@@ -147,7 +150,11 @@ describe("a book's database on MariaDB at +09:00", { skip: skipWithoutMariadb },
   const bookPurchases = new Map<number, number>();
   let bookUserId: number;
 
+  /** A file as the machine's own MariaDB names its temporary tables in /tmp: a private server must not touch it. */
+  const canary = join(tmpdir(), `#sql-pilcrow-canary-${process.pid}`);
+
   before(async () => {
+    writeFileSync(canary, "");
     server = await startPrivateMariadb({ timeZone: "+09:00" });
     book = await createBookDatabase(server.url(), DATABASE);
     await book.query("INSERT INTO goods (name, category, price, description) VALUES ('책', 'book', 1000, '상품')");
@@ -172,6 +179,11 @@ describe("a book's database on MariaDB at +09:00", { skip: skipWithoutMariadb },
     );
     await waitForInstances(system, 1, from);
   }, SLOW);
+
+  it("starting a private server leaves the machine's server's temporary tables in /tmp alone", () => {
+    assert.ok(existsSync(canary), "a private MariaDB deleted /tmp/#sql* files: give it a tmpdir of its own");
+    rmSync(canary);
+  });
 
   after(async () => {
     await newYork?.stop();

@@ -10,7 +10,7 @@
  */
 import mysql from "mysql2/promise";
 import { type ChildProcess, spawn } from "node:child_process";
-import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
@@ -110,10 +110,15 @@ export async function startPrivateMariadb(options: PrivateMariadbOptions = {}): 
   if (skipWithoutMariadb) throw new Error(skipWithoutMariadb);
   const directory = mkdtempSync(join(tmpdir(), "pilcrow-mariadb-"));
   const dataDir = join(directory, "data");
+  // A tmpdir of its own: a MariaDB starting deletes every `#sql*` file in its tmpdir, which in /tmp are the live
+  // temporary tables of the machine's own server (a CI run's MySQL suites failed with "Error on delete of /tmp/#sql…").
+  const tmpDir = join(directory, "tmp");
+  mkdirSync(tmpDir);
   const initStarted = Date.now();
   const install = await run(binaries.install!, [
     "--no-defaults",
     `--datadir=${dataDir}`,
+    `--tmpdir=${tmpDir}`,
     "--auth-root-authentication-method=normal",
     "--skip-test-db",
     "--skip-name-resolve",
@@ -127,6 +132,7 @@ export async function startPrivateMariadb(options: PrivateMariadbOptions = {}): 
   const args = [
     "--no-defaults",
     `--datadir=${dataDir}`,
+    `--tmpdir=${tmpDir}`,
     `--port=${port}`,
     "--bind-address=127.0.0.1",
     `--socket=${join(directory, "mysqld.sock")}`,
