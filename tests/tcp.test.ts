@@ -568,6 +568,40 @@ for (const tcp of implementations) {
           assert.equal(handled, 1);
         }));
 
+      it("starts at most packetsPerTurn of one read's requests per event-loop turn, all of them in order", () =>
+        withCleanup(async (cleanup) => {
+          /** Keys as handed over, with "|" where an event-loop turn ended in between. */
+          const seen: (number | "|")[] = [];
+          let marked = false;
+          const server = await listenPackets({
+            hostname: HOST,
+            port: 0,
+            log: quiet,
+            tcp,
+            packetsPerTurn: 5,
+            packet(packet, connection) {
+              if (!marked) {
+                marked = true;
+                setImmediate(() => {
+                  marked = false;
+                  seen.push("|");
+                });
+              }
+              seen.push(packet.key as number);
+              connection.send({ key: packet.key, ok: true });
+            },
+          });
+          cleanup.add(() => closeServer(server));
+          const client = await rawClient(tcp, server.address.port, cleanup);
+          const frames = Array.from({ length: 23 }, (_, key) => text.decode(frameOf({ uri: "/echo", key })));
+          client.socket!.write(utf8.encode(frames.join("")));
+          await waitUntil(() => seen.filter((entry) => entry !== "|").length === 23, "all 23 to be handed over");
+          assert.deepEqual(seen.filter((entry) => entry !== "|"), Array.from({ length: 23 }, (_, key) => key));
+          const turns = seen.join(",").split("|").map((turn) => turn.split(",").filter(Boolean).length);
+          assert.ok(Math.max(...turns) <= 5, `per turn: ${turns.join(" ")}`);
+          assert.ok(turns.filter((count) => count > 0).length >= 5, `per turn: ${turns.join(" ")}`);
+        }));
+
       it("reports a peer that does not read once, however many requests follow in what it sent", () =>
         withCleanup(async (cleanup) => {
           const { log, warnings } = recordingLog();

@@ -56,6 +56,13 @@ export const DEFAULT_MAX_UNFINISHED_BYTES = 32 * DEFAULT_MAX_FRAME_BYTES;
 /** At most one "connection limit reached" line per this many ms, with the count refused meanwhile. */
 const REFUSAL_LOG_MS = 1000;
 
+/**
+ * Requests a server starts per read before it lets the event loop write their answers (ConnectionOptions
+ * packetsPerTurn): far above what a gateway's connection carries in one read under load, far below a 64 KiB
+ * read of small requests (1,300).
+ */
+const PACKETS_PER_TURN = 64;
+
 export async function listenPackets(options: PacketServerOptions): Promise<PacketServer> {
   const { log, secret } = options;
   if (secret && !options.identity) throw new Error("a packet server with a secret needs its mesh identity");
@@ -68,6 +75,7 @@ export async function listenPackets(options: PacketServerOptions): Promise<Packe
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const connectionOptions: ConnectionOptions = {
     pauseReadsWhenBlocked: true,
+    packetsPerTurn: PACKETS_PER_TURN,
     ...options,
     frameBudget: new FrameBudget(options.maxUnfinishedBytes ?? DEFAULT_MAX_UNFINISHED_BYTES),
   };
