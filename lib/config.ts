@@ -148,10 +148,22 @@ export function parseDataDir(text: string): string {
   return text;
 }
 
-/** A time in milliseconds; 0 is allowed (for a drain: do not wait). */
-export function parseDuration(text: string, what: string): number {
+/** The least and the most a duration may be, in milliseconds (both allowed). */
+export interface DurationBounds {
+  min: number;
+  max: number;
+}
+
+/**
+ * A time in milliseconds, a whole number. Without `bounds` 0 is allowed (for a drain: do not wait); with them a
+ * value outside is refused, its message naming the option (`what`) and the range.
+ */
+export function parseDuration(text: string, what: string, bounds?: DurationBounds): number {
   const value = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(value)) throw new UsageError(`${what} must be a whole number of milliseconds, not ${text}`);
+  const range = bounds ? ` from ${bounds.min} to ${bounds.max}` : "";
+  if (!Number.isSafeInteger(value) || (bounds && (value < bounds.min || value > bounds.max))) {
+    throw new UsageError(`${what} must be a whole number of milliseconds${range}, not ${JSON.stringify(text)}`);
+  }
   return value;
 }
 

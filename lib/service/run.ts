@@ -36,6 +36,15 @@ import type { Handlers } from "./handlers.ts";
 import { DEFAULT_IDEMPOTENCY_WINDOW_MS } from "./idempotency.ts";
 import { DEFAULT_DRAIN_MS, startService } from "./kit.ts";
 
+/**
+ * What `--idempotency-window` may be. At least 1 s: a key is forgotten before a client could retry, so a smaller
+ * value would silently turn keys off (0 at once); 1 s still lets a test watch a key expire. A real window
+ * should be far longer than the gateway's timeout plus the client's wait before retrying. At most 30 days: keys
+ * are kept in the service's database until the window ends, and a longer value is more likely a slip (seconds
+ * for milliseconds, a zero too many) than a need.
+ */
+export const IDEMPOTENCY_WINDOW_BOUNDS = { min: 1000, max: 30 * 24 * 60 * 60 * 1000 };
+
 export interface ServiceDefinition<C extends Contract, U extends Contract = never> {
   /** The port when none is given on the command line (the first plain argument, or --port). */
   port: number;
@@ -76,7 +85,9 @@ export function runService<C extends Contract, U extends Contract = never>(
     );
     const window = (config.values["idempotency-window"] as string | undefined)
       ?? environment("PILCROW_IDEMPOTENCY_WINDOW_MS");
-    const windowMs = window === undefined ? DEFAULT_IDEMPOTENCY_WINDOW_MS : parseDuration(window, "idempotency window");
+    const windowMs = window === undefined
+      ? DEFAULT_IDEMPOTENCY_WINDOW_MS
+      : parseDuration(window, "--idempotency-window (or PILCROW_IDEMPOTENCY_WINDOW_MS)", IDEMPOTENCY_WINDOW_BOUNDS);
     const context: StartContext = { config, log, dataDir };
     const started = await definition.start(context);
     try {
