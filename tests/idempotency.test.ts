@@ -5,6 +5,7 @@
  * the same key with another body is 422; a malformed key is 400; book-protocol services cannot honour keys.
  */
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -138,8 +139,45 @@ describe("Idempotency-Key on the embedded store (SQLite), two goods instances on
     assert.equal((await post(system, fresh("max").body, "k".repeat(255) + `${serial}`.slice(0, 0))).status, 200);
     const quoted = fresh("quoted");
     assert.equal((await post(system, quoted.body, `"${quoted.key} \\"q\\""`)).status, 200);
-    assert.equal((await post(system, quoted.body, `${quoted.key} "q"`)).status, 200, "the same key unquoted");
+    assert.equal((await post(system, quoted.body, `"${quoted.key} \\"q\\""`)).status, 200, "its retry");
     assert.equal(await rowsNamed(system, quoted.body.name), 1);
+  });
+
+  it("a key is one structured-field string or one bare token: a list, the header twice, a broken quote are 400", async () => {
+    const port = Number(new URL(system.url).port);
+    const cases: [string, string][] = [
+      ["a list of strings", `"k2", "k3"`],
+      ["a list of bare keys", "k2, k3"],
+      ["the header twice", "k4\r\nIdempotency-Key: k5"],
+      ["the same header twice", "k6\r\nIdempotency-Key: k6"],
+      ["a missing closing quote", `"abc`],
+      ["a missing opening quote", `abc"`],
+      ["text after the string", `"abc"def`],
+      ["parameters", `"abc";expires=1`],
+      ["an unescaped quote inside", `"ab"c"`],
+      ["a stray backslash inside", `"ab\\c"`],
+      ["a bare key with a space", "abc def"],
+      ["a bare key with a quote", `abc"def"`],
+    ];
+    for (const [what, value] of cases) assert.equal(await rawStatus(port, value), 400, what);
+    const response = await fetch(`${system.url}/goods`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": `"k2", "k3"` },
+      body: JSON.stringify(fresh("list").body),
+    });
+    assert.equal(response.status, 400);
+    assert.match((await response.json()).errormessage, /malformed Idempotency-Key: send one key .* not a list/);
+  });
+
+  it("a bare key (a UUID, as many clients send it) is the same key as its quoted form", async () => {
+    const { body } = fresh("bare");
+    const uuid = randomUUID().replace(/^./, "8"); // a digit first: not a strict sf-token, still taken
+    const bare = await post(system, body, uuid);
+    assert.equal(bare.status, 200, JSON.stringify(bare.body));
+    assert.equal(bare.body.errorcode, 0);
+    assert.equal((await post(system, body, `"${uuid}"`)).status, 200);
+    assert.equal((await post(system, { ...body, price: 0 }, `"${uuid}"`)).status, 422, "one key, quoted or not");
+    assert.equal(await rowsNamed(system, body.name), 1);
   });
 });
 
@@ -246,6 +284,62 @@ describe("Idempotency-Key expiry", () => {
     assert.equal(await rowsNamed(system, body.name), 2, "expired: done again");
     const other = await post(system, { ...body, price: 0 }, key);
     assert.equal(other.status, 422, "and remembered again, with its new body");
+  });
+});
+
+describe("the idempotency window is bounded (1 s to 30 days)", () => {
+  /** goods with the window given by the flag or the variable, and a distributor that is never there. */
+  function goodsWith(how: "flag" | "variable", value: string, waitForListen: boolean): Promise<RunningProcess> {
+    const flag = how === "flag" ? [`--idempotency-window=${value}`] : [];
+    const env = how === "variable" ? { PILCROW_IDEMPOTENCY_WINDOW_MS: value } : {};
+    return startProcess("goods.ts", ["0", "--distributor", "127.0.0.1:1", ...flag], { waitForListen, env });
+  }
+
+  it("refuses 0, negatives, non-numbers, empty and huge windows, flag or variable, as a usage error (exit 2)", async () => {
+    const refused = [
+      "0",
+      "999",
+      "-1000",
+      "-1",
+      "soon",
+      "1e4",
+      "60s",
+      "",
+      " 5000",
+      "2592000001",
+      "99999999999999999999",
+    ];
+    const runs = (["flag", "variable"] as const).flatMap((how) => refused.map((value) => ({ how, value })));
+    // Two at a time: each is a process start, on a machine that may have few cores.
+    for (let i = 0; i < runs.length; i += 2) {
+      await Promise.all(
+        runs.slice(i, i + 2).map(async ({ how, value }) => {
+          const service = await goodsWith(how, value, false);
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const code = await Promise.race([
+            service.exited,
+            new Promise((resolve) => timer = setTimeout(() => resolve("still running after 20 s"), 20_000)),
+          ]);
+          clearTimeout(timer);
+          await service.stop();
+          const what = `${how} ${JSON.stringify(value)}`;
+          const output = service.output.join("\n");
+          assert.equal(code, 2, `${what}: ${output}`);
+          assert.ok(
+            output.includes(
+              "--idempotency-window (or PILCROW_IDEMPOTENCY_WINDOW_MS) must be a whole number of milliseconds from "
+                + `1000 to 2592000000, not ${JSON.stringify(value)}`,
+            ),
+            `${what}: ${output}`,
+          );
+        }),
+      );
+    }
+  });
+
+  it("takes both ends of the range", async () => {
+    await (await goodsWith("flag", "1000", true)).stop();
+    await (await goodsWith("variable", "2592000000", true)).stop();
   });
 });
 

@@ -62,21 +62,36 @@ function depthExceeds(root: unknown, limit: number): boolean {
   return false;
 }
 
-/** The Idempotency-Key header's value may hold 1 to 255 printable ASCII characters (docs/protocol.md §9). */
+/** A key may hold 1 to 255 printable ASCII characters (docs/protocol.md §9). */
 const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
 
+/** A structured-field string (RFC 8941 §3.3.3): printable ASCII in double quotes, `"` and `\` escaped by `\`. */
+const SF_STRING = /^"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"$/;
+
 /**
- * The request's Idempotency-Key (the IETF httpapi draft): a structured-field string, `"…"` with `\"` and `\\`
- * escaped, or the same characters unquoted, as many clients send them. Absent: undefined; anything else that is
- * not 1 to 255 printable ASCII characters is refused.
+ * A key sent without quotes: the characters of a structured-field token (RFC 8941 §3.3.4), any of them first. Taken
+ * because many clients send a UUID bare, and a UUID may start with a digit, which a strict token may not. It holds
+ * none of the characters that make structure: `"` (a string), `,` (a list, or the header given twice, which
+ * arrives joined by ", "), `;` (parameters), a space.
+ */
+const BARE_KEY = /^[-!#$%&'*+.^_`|~0-9A-Za-z:/]+$/;
+
+/**
+ * The request's Idempotency-Key: one structured-field string, as the IETF httpapi draft says, or one bare key as
+ * above. Absent: undefined. A list, the header twice, an unclosed quote, a key that is empty, longer than 255
+ * characters or not printable ASCII: refused with 400.
  */
 export function readIdempotencyKey(c: Context): string | undefined {
   const header = c.req.header("idempotency-key");
   if (header === undefined) return undefined;
-  const quoted = /^"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"$/.exec(header);
-  const key = quoted ? quoted[1].replace(/\\(["\\])/g, "$1") : header;
-  if (!IDEMPOTENCY_KEY.test(key)) {
-    throw new BadRequest(400, "malformed Idempotency-Key: send 1 to 255 printable ASCII characters (a quoted string)");
+  const quoted = SF_STRING.exec(header);
+  const key = quoted ? quoted[1].replace(/\\(["\\])/g, "$1") : BARE_KEY.test(header) ? header : undefined;
+  if (key === undefined || !IDEMPOTENCY_KEY.test(key)) {
+    throw new BadRequest(
+      400,
+      "malformed Idempotency-Key: send one key of 1 to 255 printable ASCII characters, as a quoted string (\"…\", "
+        + "with \\\" and \\\\ escaped) or bare (letters, digits and -._~:/!#$%&'*+^`|), not a list nor the header twice",
+    );
   }
   return key;
 }
