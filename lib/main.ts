@@ -1,9 +1,9 @@
 /**
  * What every entry point in services/ shares: parse the command line (`--help` prints the options), make the
  * logger, start, and stop cleanly on SIGINT/SIGTERM. A usage error exits 2 with a message, a start-up failure (a
- * port in use, say) exits 1 with one. Started by the launcher (PILCROW_SUPERVISED=1), it also reports readiness
- * on a control line (lib/launcher/readiness.ts) and stops when its stdin, a pipe from the launcher, ends: a
- * launcher killed outright leaves no process behind.
+ * port in use, say) exits 1 with one. Started by the launcher (PILCROW_SUPERVISED set to a nonce), it also reports
+ * readiness on a control line (lib/launcher/readiness.ts) and stops when its stdin, a pipe from the launcher, ends:
+ * that is how the launcher stops it, and a launcher killed outright leaves no process behind.
  */
 import process from "node:process";
 import { helpText, type OptionTable, type ParseArgsOptions, tableOf, wantsHelp } from "./cli/options.ts";
@@ -55,10 +55,13 @@ export async function runMain(
   // by the signal, skipping the stop.)
   let stopRequested: string | undefined;
   let stop: (why: string) => unknown = (why) => stopRequested ??= why;
-  // Ctrl-C in a terminal sends SIGINT to the launcher and to every child at once: a supervised child leaves it to
-  // the launcher, which stops the gateway and the services first and the distributor last, by SIGTERM.
-  const supervised = environment(SUPERVISED_VARIABLE) === "1";
-  onShutdownSignal((signal) => supervised && signal === "SIGINT" ? undefined : stop(signal));
+  // Ctrl-C in a terminal sends SIGINT to the launcher and to every child at once, and systemd (KillMode=control-
+  // group), `timeout` or `kill -- -PGID` send SIGTERM so: a supervised child leaves both to the launcher, which
+  // stops the gateway and the services first and the distributor last, each by closing its stdin.
+  const nonce = environment(SUPERVISED_VARIABLE) ?? "";
+  const supervised = nonce !== "";
+  onShutdownSignal((signal) => supervised ? undefined : stop(signal));
+  if (supervised) onInputEnd(() => stop("stdin closed: the launcher stops it, or is gone"));
   let running: Running;
   try {
     running = await start(config, log);
@@ -81,10 +84,7 @@ export async function runMain(
     exit(0);
   };
   if (stopRequested !== undefined) await stop(stopRequested);
-  if (supervised) {
-    onInputEnd(() => stop("the launcher is gone"));
-    if (running.address) process.stdout.write(readyLine(running.address));
-  }
+  if (supervised && running.address) process.stdout.write(readyLine(nonce, running.address));
 }
 
 function usageError(name: string, error: UsageError): never {

@@ -8,8 +8,10 @@ import process from "node:process";
 import { after, describe, it } from "node:test";
 import { UsageError } from "../lib/config.ts";
 import { parseLaunchPlan } from "../lib/launcher/plan.ts";
+import { READY_PREFIX, readyAddressIn, readyLine } from "../lib/launcher/readiness.ts";
 import { runtimeName } from "../lib/runtime/mod.ts";
 import {
+  childEntries,
   childPids,
   closed,
   gatewayConnections,
@@ -21,7 +23,7 @@ import {
   stopLauncher,
   waitForLine,
 } from "./support/launcher.ts";
-import { eventually, type RunningProcess, startProcess, stopAll } from "./support/processes.ts";
+import { eventually, ROOT, type RunningProcess, startProcess, stopAll } from "./support/processes.ts";
 import type { Json } from "./support/system.ts";
 
 /** Whole systems start here; Bun's default limit is 5 s a test. */
@@ -170,6 +172,96 @@ describe("launcher options", () => {
   });
 });
 
+describe("readiness and restarts", () => {
+  it("takes no forged readiness line: a service that prints them and never listens times out", SLOW, async () => {
+    const service = `${ROOT}tests/support/forged-ready-service.ts`;
+    const launcher = await startLauncher(["--ports", "free", "--ready-timeout", "15000", "--service", service]);
+    try {
+      assert.equal(await closed(launcher), 1);
+      const output = lines(launcher);
+      assert.ok(!output.some((line) => UP.test(line)), "the system is not announced as up");
+      assert.match(output.join("\n"), /giving up: forged-ready-service was not ready within 15000 ms/);
+      // Each forged line is shown as the service's own output, not swallowed.
+      const forged = childEntries(launcher, "forged-ready-service").filter((entry) => entry.event === "output")
+        .map((entry) => String(entry.details[0]));
+      assert.equal(forged.filter((line) => line.startsWith(READY_PREFIX)).length, 4, forged.join("\n"));
+      assert.deepEqual(childPids(launcher).filter(isAlive), []);
+    } finally {
+      await stopLauncher(launcher);
+    }
+  });
+
+  it(
+    "keeps restarting, with back-off, a service that fails on every restart after it had been running",
+    SLOW,
+    async () => {
+      const launcher = await startLauncher([
+        "--ports",
+        "free",
+        "--service",
+        `${ROOT}tests/support/once-service.ts`,
+      ]);
+      try {
+        await waitForLine(launcher, UP);
+        const [pid] = childPids(launcher, "once-service");
+        const from = launcher.output.length;
+        process.kill(pid, "SIGKILL");
+        const failures = () =>
+          lines(launcher).slice(from).flatMap((line) => {
+            const match = /^once-service exited \(exit code 3\) before listening; restarting in (\d+) ms$/.exec(line);
+            return match ? [Number(match[1])] : [];
+          });
+        // Three in a row made the launcher give up on everything before; four show it does not.
+        await eventually(() => failures().length >= 4 || undefined, 60_000, "four failed restarts");
+        assert.deepEqual(failures().slice(0, 3), [500, 1000, 2000], "the back-off doubles");
+        assert.ok(launcher.running, "the launcher still runs");
+        assert.ok(!lines(launcher).some((line) => /giving up/.test(line)), lines(launcher).join("\n"));
+      } finally {
+        await stopLauncher(launcher);
+      }
+    },
+  );
+});
+
+describe("readiness line", () => {
+  const address = { address: "127.0.0.1", family: "IPv4" as const, port: 9010 };
+  const nonce = "2f1c7f0e-0d57-4d36-9a4e-1b0c5f0e8d11";
+
+  it("is read back with the nonce of the start it was given", () => {
+    assert.deepEqual(readyAddressIn(readyLine(nonce, address).trimEnd(), nonce), address);
+    const v6 = { address: "::1", family: "IPv6" as const, port: 1 };
+    assert.deepEqual(readyAddressIn(readyLine(nonce, v6).trimEnd(), nonce), v6);
+  });
+
+  it("refuses a forged, foreign or malformed line", () => {
+    const json = JSON.stringify(address);
+    for (
+      const line of [
+        `${READY_PREFIX}${json}`,
+        `${READY_PREFIX}another-nonce ${json}`,
+        `${READY_PREFIX}${nonce}${json}`,
+        `${READY_PREFIX}${nonce} `,
+        `${READY_PREFIX}${nonce} {"address":`,
+        `${READY_PREFIX}${nonce} null`,
+        `${READY_PREFIX}${nonce} []`,
+        `${READY_PREFIX}${nonce} "127.0.0.1:9010"`,
+        `${READY_PREFIX}${nonce} {"address":"127.0.0.1","family":"IPv5","port":9010}`,
+        `${READY_PREFIX}${nonce} {"address":1,"family":"IPv4","port":9010}`,
+        `${READY_PREFIX}${nonce} {"address":"127.0.0.1","family":"IPv4","port":"9010"}`,
+        `${READY_PREFIX}${nonce} {"address":"127.0.0.1","family":"IPv4","port":0}`,
+        `${READY_PREFIX}${nonce} {"address":"127.0.0.1","family":"IPv4","port":70000}`,
+        `${READY_PREFIX}${nonce} {"address":"127.0.0.1","family":"IPv4","port":1.5}`,
+        ` ${READY_PREFIX}${nonce} ${json}`,
+        `[goods] ${READY_PREFIX}${nonce} ${json}`,
+        "",
+      ]
+    ) {
+      assert.equal(readyAddressIn(line, nonce), undefined, line);
+    }
+    assert.equal(readyAddressIn(`${READY_PREFIX} ${json}`, ""), undefined, "an empty nonce proves nothing");
+  });
+});
+
 describe("launch plan", () => {
   const ports = (args: string[]) => {
     const plan = parseLaunchPlan(args, "node");
@@ -225,6 +317,8 @@ describe("launch plan", () => {
     refused(["--distributor-port", "70000"], /--distributor-port must be a number from 0 to 65535/);
     refused(["--log", "xml"], /"xml"/);
     refused(["9000"], /positional/);
+    refused(["--ready-timeout", "2147483648"], /--ready-timeout must be at most 3600000 ms \(1 h\), not 2147483648/);
+    refused(["--ready-timeout", "0"], /positive whole number, not 0/);
   });
 });
 

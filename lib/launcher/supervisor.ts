@@ -1,14 +1,17 @@
 /**
  * Keeps one child process running: starts it, relays its output (as `[name] line`, or as JSON lines naming it),
- * learns its real port from its readiness line (lib/launcher/readiness.ts), restarts it with back-off when it exits unexpectedly (on the same port, so whoever was told that
- * port finds it again), and stops it on request: SIGTERM, then SIGKILL after a grace period.
+ * learns its real port from its readiness line (lib/launcher/readiness.ts), restarts it with back-off when it exits
+ * unexpectedly (on the same port, so whoever was told that port finds it again), and stops it on request.
  *
- * It gives up on a process that exits before listening 3 times in a row: a port in use, a bad argument or a broken
- * install, which no restart fixes; looping on it forever would hide the problem. A process that listened once
- * and later crashes is restarted for as long as it comes back up. It also gives up on a process that is not ready
- * within the ready timeout, and says so.
+ * Before its first successful start, it gives up on a process that exits before listening 3 times in a row (a
+ * port in use, a bad argument or a broken install, which no restart fixes; looping on it forever would hide the
+ * problem) or that is not ready within the ready timeout, and says so. Once a process has been ready, it is
+ * restarted for good, with the back-off (250 ms doubling to 10 s), each failure logged: a service on MySQL that
+ * crashes while MySQL is away must come back with it, not take the whole system down.
  *
- * Each child gets a stdin pipe: if the launcher dies, even by SIGKILL, the pipe ends and the child stops itself.
+ * Each child gets a stdin pipe, and closing it is how the child is asked to stop (SIGKILL follows after a grace
+ * period): the children leave SIGINT and SIGTERM to the launcher, so a signal to the whole process group stops them
+ * in order. If the launcher dies, even by SIGKILL, the pipe ends as well and the child stops itself.
  */
 import type { ChildProcess } from "node:child_process";
 import process from "node:process";
@@ -17,7 +20,7 @@ import { Backoff, RESTART_BACKOFF } from "../backoff.ts";
 import type { LogFormat, Logger } from "../log.ts";
 import { type ListenAddress, signalProcess, spawnCommand } from "../runtime/mod.ts";
 import { eachLine } from "./lines.ts";
-import { readyAddressIn, SUPERVISED_VARIABLE } from "./readiness.ts";
+import { newNonce, readyAddressIn, SUPERVISED_VARIABLE } from "./readiness.ts";
 
 const STARTS_BEFORE_GIVING_UP = 3;
 
@@ -31,7 +34,7 @@ export interface SupervisorOptions {
   log: Logger;
   /** How the launcher writes: human lines get a `[name] ` prefix; in JSON every line is a JSON object. */
   format: LogFormat;
-  /** Each start must be ready within this time, or the supervisor gives up. */
+  /** Each start must be ready within this time: before the first success the supervisor gives up, after it restarts. */
   readyTimeoutMs: number;
   /** Called once, when the supervisor gives up on the process (see above); it is not restarted again. */
   gaveUp(reason: string): void;
@@ -40,6 +43,8 @@ export interface SupervisorOptions {
 /** One start of the process, from spawn to exit. */
 interface Run {
   child: ChildProcess;
+  /** Proves its readiness line (readiness.ts). */
+  nonce: string;
   startedAt: number;
   listened: boolean;
   readyTimer?: ReturnType<typeof setTimeout>;
@@ -54,6 +59,8 @@ export class Supervisor {
   #port: number;
   #run?: Run;
   #failedStartsInARow = 0;
+  /** Once the process has been ready, no failure makes the supervisor give up on it. */
+  #everReady = false;
   #backoff = new Backoff(RESTART_BACKOFF);
   #restartTimer?: ReturnType<typeof setTimeout>;
   #stopping = false;
@@ -65,10 +72,11 @@ export class Supervisor {
 
   start(): void {
     const { name, log, cwd } = this.options;
-    const child = spawnCommand(this.options.command(this.#port), { [SUPERVISED_VARIABLE]: "1" }, cwd, "pipe");
+    const nonce = newNonce();
+    const child = spawnCommand(this.options.command(this.#port), { [SUPERVISED_VARIABLE]: nonce }, cwd, "pipe");
     let end!: () => void;
     const ended = new Promise<void>((resolve) => end = resolve);
-    const run: Run = { child, startedAt: Date.now(), listened: false, ended, end };
+    const run: Run = { child, nonce, startedAt: Date.now(), listened: false, ended, end };
     this.#run = run;
     if (child.pid !== undefined) {
       log.info(`${name} started (pid ${child.pid}, ${this.#port === 0 ? "any free port" : `port ${this.#port}`})`);
@@ -76,8 +84,13 @@ export class Supervisor {
     // A child that exits before reading its stdin must not make the launcher fail on a broken pipe.
     child.stdin!.on("error", () => {});
     run.readyTimer = setTimeout(() => this.#notReady(run), this.options.readyTimeoutMs);
-    eachLine(child.stdout!, (line) => this.#relay(run, process.stdout, line));
-    eachLine(child.stderr!, (line) => this.#relay(run, process.stderr, line));
+    eachLine(child.stdout!, (line) => {
+      // Only stdout carries the control line, and only once: anything else is the child's own output.
+      const address = run.listened ? undefined : readyAddressIn(line, run.nonce);
+      if (address === undefined) this.#relay(process.stdout, line);
+      else this.#ready(run, address);
+    });
+    eachLine(child.stderr!, (line) => this.#relay(process.stderr, line));
     // 'close' rather than 'exit': it comes after the child's last lines, which belong before the news of its end.
     child.on("close", (code, signal) => this.#ended(run, code === null ? `signal ${signal}` : `exit code ${code}`));
     child.on("error", (error) => this.#ended(run, error.message));
@@ -89,12 +102,12 @@ export class Supervisor {
     clearTimeout(this.#restartTimer);
   }
 
-  /** Stops the process for good: SIGTERM, then SIGKILL after `graceMs`. Resolves once it has exited. */
+  /** Stops the process for good: closes its stdin (lib/main.ts), then SIGKILL after `graceMs`. Resolves once it has exited. */
   async stop(graceMs = 5000): Promise<void> {
     this.stopRestarting();
     const run = this.#run;
     if (run === undefined) return;
-    sendSignal(run.child, "SIGTERM");
+    run.child.stdin!.end();
     const killer = setTimeout(() => {
       this.options.log.warn(`${this.options.name} did not stop within ${graceMs} ms; killing it`);
       sendSignal(run.child, "SIGKILL");
@@ -103,26 +116,28 @@ export class Supervisor {
     clearTimeout(killer);
   }
 
-  #relay(run: Run, destination: Writable, line: string): void {
-    const address = readyAddressIn(line);
-    if (address === undefined) {
-      const { name, format } = this.options;
-      destination.write(
-        format === "json" ? jsonLine(name, line, destination === process.stderr) : `[${name}] ${line}\n`,
-      );
-      return;
-    }
-    if (run.listened) return;
+  #relay(destination: Writable, line: string): void {
+    const { name, format } = this.options;
+    destination.write(format === "json" ? jsonLine(name, line, destination === process.stderr) : `[${name}] ${line}\n`);
+  }
+
+  #ready(run: Run, address: ListenAddress): void {
     run.listened = true;
+    this.#everReady = true;
     clearTimeout(run.readyTimer);
-    this.#failedStartsInARow = 0;
     this.#port = address.port;
     this.#announceListening(address);
   }
 
   #notReady(run: Run): void {
     if (this.#run !== run || this.#stopping) return;
-    const { name, readyTimeoutMs } = this.options;
+    const { name, readyTimeoutMs, log } = this.options;
+    if (this.#everReady) {
+      // Its exit brings the next start, after the back-off.
+      log.warn(`${name} was not ready within ${readyTimeoutMs} ms (--ready-timeout); killing it to start it again`);
+      sendSignal(run.child, "SIGKILL");
+      return;
+    }
     this.#stopping = true;
     this.options.gaveUp(
       `${name} was not ready within ${readyTimeoutMs} ms (--ready-timeout); its own lines above may say why`,
@@ -136,7 +151,7 @@ export class Supervisor {
     run.end();
     if (this.#stopping) return;
     const { name, log } = this.options;
-    if (!run.listened && ++this.#failedStartsInARow >= STARTS_BEFORE_GIVING_UP) {
+    if (!this.#everReady && ++this.#failedStartsInARow >= STARTS_BEFORE_GIVING_UP) {
       this.#stopping = true;
       this.options.gaveUp(
         `${name} exited before listening ${STARTS_BEFORE_GIVING_UP} times in a row (the last time: ${reason})`,
