@@ -50,6 +50,7 @@ describe("the pilcrow command", () => {
     assert.match(goods.output, /--max-in-flight N/);
     const up = await pilcrow("up", "--help");
     assert.equal(up.code, 0);
+    assert.match(up.output, /^usage: pilcrow up \[options\]/);
     for (const option of ["--ready-timeout MS", "--service FILE", "--log-level", "--timeout MS", "--drain MS"]) {
       assert.ok(up.output.includes(option), option);
     }
@@ -78,6 +79,11 @@ describe("the pilcrow command", () => {
     const badValue = await pilcrow("up", "--ready-timeout", "soon");
     assert.equal(badValue.code, 2);
     assert.match(badValue.output, /--ready-timeout must be a positive whole number, not soon/);
+    // Past the timers' limit (2^31-1 ms) a timer fires at once: refused, rather than giving up at once.
+    const tooLong = await pilcrow("up", "--ready-timeout", "2147483648");
+    assert.equal(tooLong.code, 2);
+    assert.match(tooLong.output, /--ready-timeout must be at most 3600000 ms \(1 h\), not 2147483648/);
+    assert.doesNotMatch(tooLong.output, /TimeoutOverflowWarning/);
   });
 
   it("runs a user's service file under the launcher (up --service)", SLOW, async () => {
@@ -105,5 +111,12 @@ describe("the pilcrow command", () => {
     const { code, output } = await pilcrow("up", "--service", "./no-such-service.ts");
     assert.equal(code, 2);
     assert.match(output, /--service: no such file .*no-such-service\.ts/);
+  });
+
+  it("says clearly when a --service file is a directory, with no stack trace", SLOW, async () => {
+    const { code, output } = await pilcrow("up", "--service", "./examples");
+    assert.equal(code, 2);
+    assert.match(output, /--service: .*examples is not a file \(a service is one \.ts or \.js file\)/);
+    assert.doesNotMatch(output, /\n\s+at /, "no stack trace");
   });
 });

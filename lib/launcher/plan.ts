@@ -18,7 +18,7 @@ import {
 import { type LogFormat, type LogLevel, parseLogFormat, parseLogLevel } from "../log.ts";
 import type { RuntimeName } from "../runtime/mod.ts";
 
-export const USAGE = "up [options]";
+export const USAGE = "pilcrow up [options]";
 
 /** The children's options the launcher takes and passes on; each child is told its port and the distributor's. */
 const PASSED_TO_ALL = COMMON_OPTIONS.filter(({ name }) => name !== "port" && name !== "distributor");
@@ -27,6 +27,8 @@ const PASSED_TO_ALL = COMMON_OPTIONS.filter(({ name }) => name !== "port" && nam
 export const UP_OPTIONS: OptionTable = [...LAUNCHER_OPTIONS, ...PASSED_TO_ALL, ...GATE_OPTIONS, ...SERVICE_OPTIONS];
 
 const DEFAULT_READY_TIMEOUT_MS = 30_000;
+/** A start that takes longer is broken; and timers cannot wait more than 2^31-1 ms (they would fire at once). */
+const MAX_READY_TIMEOUT_MS = 3_600_000;
 
 const SERVICES = ["goods", "members", "purchases"] as const;
 type Service = typeof SERVICES[number];
@@ -108,9 +110,7 @@ export function parseLaunchPlan(
     runtime: parseRuntime(str(values.runtime) ?? currentRuntime),
     logFormat: checked(() => parseLogFormat(str(values.log) ?? environment("PILCROW_LOG"))),
     logLevel: checked(() => parseLogLevel(str(values["log-level"]) ?? environment("PILCROW_LOG_LEVEL"))),
-    readyTimeoutMs: values["ready-timeout"] === undefined
-      ? DEFAULT_READY_TIMEOUT_MS
-      : parsePositiveInteger(str(values["ready-timeout"])!, "--ready-timeout"),
+    readyTimeoutMs: parseReadyTimeout(str(values["ready-timeout"])),
     distributor: {
       role: "distributor",
       name: "distributor",
@@ -161,6 +161,15 @@ function parseInstances(options: string[]): Map<Service, number> {
     counts.set(service, parsePositiveInteger(count, `the number of ${service} instances`));
   }
   return counts;
+}
+
+function parseReadyTimeout(given: string | undefined): number {
+  if (given === undefined) return DEFAULT_READY_TIMEOUT_MS;
+  const ms = parsePositiveInteger(given, "--ready-timeout");
+  if (ms > MAX_READY_TIMEOUT_MS) {
+    throw new UsageError(`--ready-timeout must be at most ${MAX_READY_TIMEOUT_MS} ms (1 h), not ${given}`);
+  }
+  return ms;
 }
 
 function isService(name: string): name is Service {
