@@ -1,16 +1,19 @@
 /**
- * Starting and stopping as operators do, on the runtime under test: SIGTERM to `npm start` (npm → sh → the
- * launcher) and SIGKILL of the launcher leave no process behind (found in /proc by a variable only this test's
+ * Starting and stopping as operators do, on the runtime under test: SIGTERM to `npm start` (npm → the launcher,
+ * or npm → sh → the launcher for a script without `exec`), SIGINT or SIGTERM to the whole process group, and SIGKILL
+ * of the launcher leave no process behind (found in /proc by a variable only this test's
  * processes carry); the launcher is ready whatever the log level, gives up with a clear message when a process is
  * not ready in time, and with `--log json` writes only JSON lines; no process logs an error on a normal stop; and a
  * stopped service has closed its MySQL pool.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { DENO_LAUNCHER_PERMISSIONS, spawnCommand } from "../lib/runtime/mod.ts";
+import { DENO_LAUNCHER_PERMISSIONS, runtimeCommand, spawnCommand } from "../lib/runtime/mod.ts";
 import { closed, lines, waitForLine } from "./support/launcher.ts";
 import { createTestDatabase, skipWithoutMysql } from "./support/mysql.ts";
 import {
@@ -91,6 +94,32 @@ function startUp(args: string[], mark: string, env: Record<string, string | unde
 
 const errorLines = (output: string[]) => output.filter((line) => /error/i.test(line));
 
+/** A shell word: the script line npm hands to sh. */
+const quoted = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
+
+/**
+ * Runs `setsid npm start -- ARGS` (npm leading its own process group, as a shell's foreground job does) with this
+ * test's mark; with PILCROW_LOG=json the entries are read back from its output.
+ */
+function npmStartInGroup(args: string[], mark: string, dataDir: string): RunningProcess {
+  const npm = spawnCommand(
+    ["setsid", "npm", "start", "--", ...args],
+    { [MARK]: mark, PILCROW_LOG: "json", MYSQL_URL: undefined, PILCROW_DATA_DIR: dataDir },
+    ROOT,
+  );
+  return new RunningProcess("npm", npm);
+}
+
+/** Whether every process stopped in order (the distributor last) with no warning or error line. */
+function assertStoppedInOrder(output: string[]): void {
+  const entries = output.filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
+  const stopping = entries.filter((entry) => entry.event === "stopping").map((entry) => entry.process);
+  assert.deepEqual(stopping.slice().sort(), ["distributor", "gate", "goods", "members", "purchases"]);
+  assert.equal(stopping.at(-1), "distributor", `the distributor stops last: ${stopping.join(", ")}`);
+  const complaints = entries.filter((entry) => entry.level === "warn" || entry.level === "error");
+  assert.deepEqual(complaints.filter((entry) => entry.event !== "store"), []);
+}
+
 describe("start and stop", () => {
   // `npm start` runs in the project root: its services keep their data here, not in the project's ./data.
   const dataDir = temporaryDataDir();
@@ -118,35 +147,74 @@ describe("start and stop", () => {
     }
   });
 
-  it("Ctrl-C in a terminal (SIGINT to the whole process group) stops in order, with no warning", SLOW, async () => {
-    const mark = newMark();
-    const port = await freePort();
-    // setsid: npm leads a process group of its own, as a shell's foreground job does; Ctrl-C signals all of it.
-    const npm = spawnCommand(
-      ["setsid", "npm", "start", "--", "--ports", "free", "--gate-port", String(port), "--runtime", testRuntime()],
-      { [MARK]: mark, PILCROW_LOG: "json", MYSQL_URL: undefined, PILCROW_DATA_DIR: dataDir },
-      ROOT,
-    );
-    const running = new RunningProcess("npm", npm);
-    try {
-      await eventually(
-        () => running.output.some((line) => line.includes("\"event\":\"Pilcrow is up")) || undefined,
-        60_000,
-        "every process to be ready",
+  for (
+    const [signal, how] of [
+      ["INT", "Ctrl-C in a terminal"],
+      ["TERM", "systemd (KillMode=control-group), timeout or kill -- -PGID"],
+    ]
+  ) {
+    it(`${how} (SIG${signal} to the whole process group) stops in order, with no warning`, SLOW, async () => {
+      const mark = newMark();
+      const port = await freePort();
+      const args = ["--ports", "free", "--gate-port", String(port), "--runtime", testRuntime()];
+      const running = npmStartInGroup(args, mark, dataDir);
+      try {
+        await eventually(
+          () => running.output.some((line) => line.includes("\"event\":\"Pilcrow is up")) || undefined,
+          60_000,
+          "every process to be ready",
+        );
+        spawnSync("kill", [`-${signal}`, "--", `-${running.child.pid}`]);
+        await closed(running);
+        await noneLeft(mark);
+        assertStoppedInOrder(running.output);
+      } finally {
+        for (const pid of marked(mark)) process.kill(pid, "SIGKILL");
+      }
+    });
+  }
+
+  it(
+    "SIGTERM to npm running a script `pilcrow up` without exec (npm → sh → launcher) leaves nothing",
+    SLOW,
+    async () => {
+      const mark = newMark();
+      const port = await freePort();
+      // A user's project whose start script runs the repo's own bin without `exec`: sh stays between npm and the
+      // launcher, and dies of npm's SIGTERM without passing it on. The cd keeps Deno's --allow-read=. on the repo.
+      const launcher = runtimeCommand(
+        testRuntime(),
+        `${ROOT}bin/pilcrow.ts`,
+        ["up", "--ports", "free", "--gate-port", String(port)],
+        DENO_LAUNCHER_PERMISSIONS,
       );
-      spawnSync("kill", ["-INT", "--", `-${npm.pid}`]);
-      await closed(running);
-      await noneLeft(mark);
-      const entries = running.output.filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
-      const stopping = entries.filter((entry) => entry.event === "stopping").map((entry) => entry.process);
-      assert.deepEqual(stopping.slice().sort(), ["distributor", "gate", "goods", "members", "purchases"]);
-      assert.equal(stopping.at(-1), "distributor", `the distributor stops last: ${stopping.join(", ")}`);
-      const complaints = entries.filter((entry) => entry.level === "warn" || entry.level === "error");
-      assert.deepEqual(complaints.filter((entry) => entry.event !== "store"), []);
-    } finally {
-      for (const pid of marked(mark)) process.kill(pid, "SIGKILL");
-    }
-  });
+      const project = mkdtempSync(join(tmpdir(), "pilcrow-npm-"));
+      writeFileSync(
+        join(project, "package.json"),
+        JSON.stringify({
+          name: "user-project",
+          private: true,
+          scripts: { start: `cd ${quoted(ROOT)} && ${launcher.map(quoted).join(" ")}` },
+        }),
+      );
+      const npm = spawnCommand(
+        ["npm", "start"],
+        { [MARK]: mark, PILCROW_LOG: "human", MYSQL_URL: undefined, PILCROW_DATA_DIR: dataDir },
+        project,
+      );
+      const running = new RunningProcess("npm", npm);
+      try {
+        await gatewayAnswers(port);
+        assert.ok(marked(mark).length >= 7, "npm, sh, the launcher and its five children run");
+        running.signal("SIGTERM");
+        await closed(running);
+        await noneLeft(mark);
+      } finally {
+        for (const pid of marked(mark)) process.kill(pid, "SIGKILL");
+        rmSync(project, { recursive: true, force: true });
+      }
+    },
+  );
 
   it("children stop by themselves when the launcher is killed outright (SIGKILL)", SLOW, async () => {
     const mark = newMark();

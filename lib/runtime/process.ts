@@ -37,6 +37,19 @@ export function onInputEnd(handler: () => void): void {
   process.stdin.resume();
 }
 
+/**
+ * Calls `handler` once this process's parent has gone and it has been re-parented (to init or a subreaper): no
+ * runtime signals that, so process.ppid is polled. It is read afresh each time on Node, Bun and Deno alike.
+ */
+export function onParentGone(handler: () => void, intervalMs = 500): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    handler();
+  }, intervalMs);
+}
+
 export function exit(code: number): never {
   process.exit(code);
 }
@@ -59,15 +72,31 @@ export function signalProcess(pid: number | undefined, signal: NodeJS.Signals | 
  * The narrowest Deno permissions Pilcrow's processes run with: the network (listen, connect to the mesh
  * and to MySQL), environment variables (PILCROW_*, MYSQL_URL…), and reading the project directory (the
  * sources and node_modules; the process is started there) and the TLS files PILCROW_TLS_* name, which
- * usually live elsewhere. The launcher also needs to run its children. A service given `--data-dir` is also
- * allowed to read and write that directory, and only that (see runtimeCommand).
+ * usually live elsewhere. A service given `--data-dir` is also allowed to read and write that directory, and only
+ * that (see runtimeCommand).
  */
 export const DENO_PERMISSIONS: string[] = [
   "--allow-net",
   "--allow-env",
   `--allow-read=${[".", ...tlsFiles()].join(",")}`,
 ];
-export const DENO_LAUNCHER_PERMISSIONS: string[] = [...DENO_PERMISSIONS, "--allow-run"];
+/**
+ * The launcher also runs its children, and may run only them: Deno itself, or Bun or Node (--runtime). Deno 2
+ * takes the binaries' paths (the real path: not a symlink to it) or, for node, a name looked up in PATH.
+ */
+export const DENO_LAUNCHER_PERMISSIONS: string[] = [...DENO_PERMISSIONS, `--allow-run=${childRuntimes().join(",")}`];
+
+/** The binaries the launcher may start; bun or deno left out when not installed (a project without them). */
+function childRuntimes(): string[] {
+  const installed = (["deno", "bun"] as const).flatMap((name) => {
+    try {
+      return [binary(name).replaceAll(",", ",,")];
+    } catch {
+      return [];
+    }
+  });
+  return [...installed, "node"];
+}
 
 function tlsFiles(): string[] {
   return ["PILCROW_TLS_CERT", "PILCROW_TLS_KEY", "PILCROW_TLS_CA"].map((name) => process.env[name] ?? "").filter(
