@@ -207,7 +207,8 @@ describe("start and stop", () => {
         await gatewayAnswers(port);
         assert.ok(marked(mark).length >= 7, "npm, sh, the launcher and its five children run");
         running.signal("SIGTERM");
-        await closed(running);
+        // npm's exit, not its output's end: a launcher left running would hold that pipe open for ever.
+        await running.exited;
         await noneLeft(mark);
       } finally {
         for (const pid of marked(mark)) process.kill(pid, "SIGKILL");
