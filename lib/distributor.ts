@@ -240,7 +240,10 @@ export async function startDistributor(options: DistributorOptions): Promise<Dis
       );
     },
     disconnected(connection, error) {
-      log.info("onClose", connection.remoteAddress, connection.remotePort, ...(error ? [error.message] : []));
+      // As the book prints it. How it closed is for debugging: a node that leaves with a notification unread
+      // resets its connection ("read ECONNRESET", "os error 104"), which is routine, not a failure.
+      log.info("onClose", connection.remoteAddress, connection.remotePort);
+      if (error) log.debug("onClose cause", connection.remoteAddress, connection.remotePort, error.message);
       claims.delete(connection);
       unlist(connection);
     },
