@@ -143,7 +143,7 @@ class EventLimiter {
  * change), except for bounds on what a peer can make one line hold, and lines of 100 rather than 80 characters:
  * a notification's entry (`{ port, name, urls: [Array], pilcrow: 1, host }`) then takes one line, not seven.
  */
-export const HUMAN_INSPECT: Readonly<InspectOptions> = {
+const HUMAN_INSPECT: Readonly<InspectOptions> = {
   depth: 2,
   colors: false,
   breakLength: 100,
@@ -230,7 +230,7 @@ const UNSEEN =
  * Text with nothing a terminal or a line splitter would act on: C0 controls become their Unicode pictures (a
  * newline shows as ␊, an escape as ␛), the rest the replacement character.
  */
-export function visible(text: string): string {
+function visible(text: string): string {
   return text.replace(UNSEEN, (character) => {
     const code = character.charCodeAt(0);
     if (code < 0x20) return String.fromCharCode(0x2400 + code);

@@ -47,7 +47,7 @@ export function isKeyReused(error: unknown): boolean {
  * sha-256 of the params in canonical form (keys sorted at every level), without the request's `key`, which
  * differs between a request and its retry.
  */
-export function fingerprintOf(params: unknown): string {
+function fingerprintOf(params: unknown): string {
   const { key: _key, ...rest } = (typeof params === "object" && params !== null && !Array.isArray(params)
     ? params
     : {}) as Record<string, unknown>;

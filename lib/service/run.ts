@@ -43,7 +43,7 @@ import { DEFAULT_DRAIN_MS, startService } from "./kit.ts";
  * are kept in the service's database until the window ends, and a longer value is more likely a slip (seconds
  * for milliseconds, a zero too many) than a need.
  */
-export const IDEMPOTENCY_WINDOW_BOUNDS = { min: 1000, max: 30 * 24 * 60 * 60 * 1000 };
+const IDEMPOTENCY_WINDOW_BOUNDS = { min: 1000, max: 30 * 24 * 60 * 60 * 1000 };
 
 export interface ServiceDefinition<C extends Contract, U extends Contract = never> {
   /** The port when none is given on the command line (the first plain argument, or --port). */

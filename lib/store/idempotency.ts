@@ -34,7 +34,7 @@ export interface IdempotentRequest {
 /** The scope the database's `run` looks in: set by the kit around a handler, empty everywhere else. */
 export const idempotentRequest: AsyncLocalStorage<IdempotentRequest> = new AsyncLocalStorage<IdempotentRequest>();
 
-export const IDEMPOTENCY_TABLE = "pilcrow_idempotency";
+const IDEMPOTENCY_TABLE = "pilcrow_idempotency";
 
 /** The key was first used with other params: refused (HTTP 422 at the gateway), nothing run. */
 export class IdempotencyKeyReusedError extends Error {
@@ -54,7 +54,7 @@ export function memoisingScope(sql: string): IdempotentRequest | undefined {
 }
 
 /** A write's result as it is kept: only what the stores read (ids, counts, RETURNING rows), as JSON. */
-export function storableResult(result: unknown): unknown {
+function storableResult(result: unknown): unknown {
   if (Array.isArray(result)) return JSON.parse(JSON.stringify(result, bigintAsNumber));
   const { insertId, affectedRows } = result as { insertId?: unknown; affectedRows?: unknown };
   return { insertId: Number(insertId), affectedRows: Number(affectedRows) };
