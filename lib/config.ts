@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { type OptionTable, parseArgsOptions } from "./cli/options.ts";
 import { COMMON_OPTIONS } from "./cli/tables.ts";
 import { createLogger, type LogFormat, type LogLevel, parseLogFormat, parseLogLevel } from "./log.ts";
+import { type NatsSettings, parseMesh } from "./mesh/nats/connect.ts";
 import {
   commandLineArguments,
   environment,
@@ -32,6 +33,8 @@ export interface CommonConfig {
   port: number;
   host: string;
   distributor: Endpoint;
+  /** The NATS servers of `--mesh` (or PILCROW_MESH), with their credentials: set, the node joins the mesh over NATS. */
+  mesh?: NatsSettings;
   logFormat: LogFormat;
   logLevel: LogLevel;
   /** Heartbeat interval of a pinging side (distributor, gateway), `--heartbeat MS` or PILCROW_HEARTBEAT_MS; 0: off. */
@@ -81,6 +84,7 @@ export function parseCommandLine(
       distributor: parseEndpoint(
         (values.distributor as string | undefined) ?? environment("PILCROW_DISTRIBUTOR") ?? DEFAULT_DISTRIBUTOR,
       ),
+      mesh: optionalMesh((values.mesh as string | undefined) ?? environment("PILCROW_MESH")),
       logFormat,
       logLevel,
       secret: readSecret(values["secret-file"] as string | undefined),
@@ -165,6 +169,10 @@ export function parseDuration(text: string, what: string, bounds?: DurationBound
     throw new UsageError(`${what} must be a whole number of milliseconds${range}, not ${JSON.stringify(text)}`);
   }
   return value;
+}
+
+function optionalMesh(text: string | undefined): NatsSettings | undefined {
+  return text === undefined || text === "" ? undefined : parseMesh(text);
 }
 
 function optionalDuration(text: string | undefined, what: string): number | undefined {

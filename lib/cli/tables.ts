@@ -20,6 +20,12 @@ export const COMMON_OPTIONS: OptionTable = [
     default: "127.0.0.1:9000",
     description: "where the distributor is",
   },
+  {
+    name: "mesh",
+    value: "nats://HOST:PORT[,…]",
+    env: "PILCROW_MESH",
+    description: "join the mesh over these NATS servers (no distributor needed)",
+  },
   { name: "log", value: "human|json", env: "PILCROW_LOG", default: "human", description: "log format" },
   {
     name: "log-level",
