@@ -6,15 +6,20 @@ import { GATE_OPTIONS } from "../lib/cli/tables.ts";
 import { parsePositiveInteger } from "../lib/config.ts";
 import { startGateway } from "../lib/gateway/gateway.ts";
 import { runMain } from "../lib/main.ts";
+import { openNatsBus } from "../lib/mesh/nats/bus.ts";
 import { environment } from "../lib/runtime/mod.ts";
 
 await runMain("gate", 8000, async (config, log) => {
   const timeout = (config.values.timeout as string | undefined) ?? environment("PILCROW_TIMEOUT_MS");
   const bodyLimit = config.values["body-limit"] as string | undefined;
+  const nats = await openNatsBus(config.mesh, log, "gate");
+  // On NATS, the gateway also routes to a distributor's mesh when one is named: how a team moves over.
+  const distributorNamed = config.values.distributor !== undefined || environment("PILCROW_DISTRIBUTOR") !== undefined;
   const gateway = await startGateway({
     hostname: config.host,
     port: config.port,
-    distributor: config.distributor,
+    distributor: nats && !distributorNamed ? undefined : config.distributor,
+    nats,
     log,
     timeoutMs: timeout === undefined ? undefined : parsePositiveInteger(timeout, "timeout"),
     bodyLimitBytes: bodyLimit === undefined ? undefined : parsePositiveInteger(bodyLimit, "body limit"),
@@ -26,5 +31,11 @@ await runMain("gate", 8000, async (config, log) => {
       origin.trim()
     ).filter(Boolean),
   });
-  return { address: gateway.address, stop: () => gateway.close() };
+  return {
+    address: gateway.address,
+    async stop() {
+      await gateway.close();
+      await nats?.close();
+    },
+  };
 }, GATE_OPTIONS);

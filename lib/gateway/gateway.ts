@@ -1,8 +1,12 @@
-/** The gateway process: the Hono app served by the runtime's HTTP server, registered with the distributor as `gate`. */
+/**
+ * The gateway process: the Hono app served by the runtime's HTTP server, registered with the distributor as `gate`,
+ * or on the NATS mesh, or both: then it routes to the instances of both meshes.
+ */
 import type { Endpoint } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { MeshCore } from "../mesh/core.ts";
 import { joinMesh, type Mesh } from "../mesh/mesh.ts";
+import type { NatsBus } from "../mesh/nats/bus.ts";
 import { httpImplementation } from "../runtime/mod.ts";
 import type { HttpServeOptions, ListenAddress, TcpImplementation } from "../runtime/types.ts";
 import { DEFAULT_TIMEOUT_MS, gatewayApp } from "./app.ts";
@@ -10,7 +14,10 @@ import { DEFAULT_TIMEOUT_MS, gatewayApp } from "./app.ts";
 export interface GatewayOptions {
   hostname: string;
   port: number;
-  distributor: Endpoint;
+  /** The distributor of the TCP mesh; at least one of it and `nats`. */
+  distributor?: Endpoint;
+  /** The NATS mesh. */
+  nats?: NatsBus;
   log: Logger;
   timeoutMs?: number;
   bodyLimitBytes?: number;
@@ -47,6 +54,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   log.info("listen", server.address);
   const joinedMesh = joinMesh({
     distributor: options.distributor,
+    nats: options.nats,
     self: { port: server.address.port, name: "gate", urls: [] },
     log,
     tcp: options.tcp,

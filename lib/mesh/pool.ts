@@ -16,13 +16,17 @@ import { PacketClient } from "../tcp/client.ts";
 import { DEFAULT_HEARTBEAT_MS, ping, PONG_URI } from "../wire/heartbeat.ts";
 import { addressOf, reachableHost } from "../wire/node-info.ts";
 import type { NodeInfo } from "../wire/packet.ts";
+import type { InstanceLink, LinkEvents } from "./link.ts";
 import { Liveness } from "./liveness.ts";
+import type { NatsBus } from "./nats/bus.ts";
+import { NatsLink } from "./nats/link.ts";
 
 export interface Instance {
-  /** Its address, `host:port`. */
+  /** Its address, `host:port`, or its NATS subject. */
   readonly id: string;
   readonly name: string;
-  readonly client: PacketClient;
+  /** A TCP connection, or a NATS subject (lib/mesh/link.ts). */
+  readonly client: InstanceLink;
   /** What it registered last: its urls are its routes. */
   node: NodeInfo;
   /** Connected and, for a Pilcrow node, has answered a ping on this connection: safe to route to. */
@@ -46,7 +50,12 @@ export interface InstancePoolOptions {
   /** The mesh secret: an instance must prove it knows it before it is sent anything. */
   secret?: string;
   tcp?: TcpImplementation;
+  /** The NATS mesh, for instances listed with a subject; `vanished` hears of one that NATS says is gone. */
+  nats?: { bus: NatsBus; vanished(subject: string): void };
 }
+
+/** Where a list of nodes comes from: a node may be on both meshes at once (a gateway moving a team over). */
+export type ListSource = "distributor" | "nats";
 
 /**
  * How long after the node connects to the distributor an unlisted, connected instance is kept: twice the book's
@@ -76,8 +85,8 @@ export class InstancePool {
   #heartbeatMs: number;
   #liveness: Liveness<Instance>;
 
-  /** The last list, applied again when the grace ends. */
-  #listed: NodeInfo[] = [];
+  /** The last list of each source, applied again when the grace ends. */
+  #lists = new Map<ListSource, NodeInfo[]>();
   #graceEndsAt = 0;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -95,12 +104,13 @@ export class InstancePool {
   }
 
   /**
-   * Applies a distributor notification: the whole current list of nodes, received on a connection to the
-   * distributor made at `connectedAt`.
+   * Applies the whole current list of nodes of one source: a distributor notification, received on a connection
+   * to the distributor made at `connectedAt`, or the NATS mesh's table (which needs no grace: instances announce
+   * themselves again after a reconnect, and those gone are found by their links).
    */
-  update(nodes: NodeInfo[], connectedAt = 0): void {
-    this.#listed = nodes;
-    this.#graceEndsAt = connectedAt + DEFAULT_RELIST_GRACE_MS;
+  update(nodes: NodeInfo[], connectedAt = 0, source: ListSource = "distributor"): void {
+    this.#lists.set(source, nodes);
+    if (source === "distributor") this.#graceEndsAt = connectedAt + DEFAULT_RELIST_GRACE_MS;
     this.#apply();
   }
 
@@ -108,15 +118,18 @@ export class InstancePool {
     const inGrace = Date.now() < this.#graceEndsAt;
     const listed = new Set<string>();
     const wanted = new Map<string, NodeInfo>();
-    for (const node of this.#listed) {
-      if (!node.host) continue;
-      listed.add(addressOf(node));
-      if (node.urls.length > 0) wanted.set(addressOf(node), node);
+    for (const nodes of this.#lists.values()) {
+      for (const node of nodes) {
+        const id = instanceId(node);
+        if (id === undefined) continue;
+        listed.add(id);
+        if (node.urls.length > 0) wanted.set(id, node);
+      }
     }
     let kept = false;
     for (const [id, instance] of this.#instances) {
       if (wanted.has(id)) continue;
-      if (inGrace && !listed.has(id) && instance.client.connected) {
+      if (inGrace && !listed.has(id) && !instance.node.subject && instance.client.connected) {
         wanted.set(id, instance.node);
         kept = true;
         continue;
@@ -197,17 +210,11 @@ export class InstancePool {
   }
 
   #add(id: string, node: NodeInfo): Instance {
-    const { log, tcp, secret } = this.#options;
+    const { log } = this.#options;
     const heartbeatMs = this.#heartbeatMs;
     // A Pilcrow node answers pings, so its liveness is checked, not assumed (unless heartbeats are off).
     const pinged = node.pilcrow !== undefined && heartbeatMs > 0;
-    const client = new PacketClient({
-      hostname: reachableHost(node.host!),
-      port: node.port,
-      log,
-      tcp,
-      secret,
-      peer: { role: "service", name: node.name },
+    const events: LinkEvents = {
       connected: (client) => {
         if (!pinged) return this.#ready(instance);
         // Ready once it answers this ping; gone, like any watched peer, if it stays quiet.
@@ -225,7 +232,8 @@ export class InstancePool {
         if (packet.uri !== PONG_URI) return log.warn("answer with no request in flight", id, typeof packet.key);
         if (!instance.ready) this.#ready(instance);
       },
-    });
+    };
+    const client = this.#link(node, events);
     const instance: Instance = {
       id,
       name: node.name,
@@ -243,8 +251,32 @@ export class InstancePool {
     return instance;
   }
 
+  /** A NATS subject for a node listed with one, a TCP connection otherwise. */
+  #link(node: NodeInfo, events: LinkEvents): InstanceLink {
+    const { log, tcp, secret, nats } = this.#options;
+    if (node.subject) {
+      if (!nats) throw new Error(`a NATS instance was listed to a node not on NATS: ${node.subject}`);
+      return new NatsLink(nats.bus, node.subject, events, (link) => nats.vanished(link.subject));
+    }
+    return new PacketClient({
+      hostname: reachableHost(node.host!),
+      port: node.port,
+      log,
+      tcp,
+      secret,
+      peer: { role: "service", name: node.name },
+      ...events,
+    });
+  }
+
   #ready(instance: Instance): void {
     instance.ready = true;
     this.#options.log.info("instance connected", instance.id, instance.name);
   }
+}
+
+/** How a listed node is known: its NATS subject, or its address; undefined for one listed with neither. */
+function instanceId(node: NodeInfo): string | undefined {
+  if (node.subject) return node.subject;
+  return node.host ? addressOf(node) : undefined;
 }

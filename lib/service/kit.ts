@@ -1,7 +1,7 @@
 /**
  * The service kit: a service is its contract (lib/contract/) and a handler per route; the kit listens,
- * joins the mesh (registers its routes with the distributor, and connects to the services it declared it
- * uses, for `call`), and answers every packet (answer.ts). It sheds load: beyond `maxInFlight` requests at
+ * joins the mesh (registers its routes with the distributor, or answers on its own subject and announces them on
+ * NATS; and connects to the services it declared it uses, for `call`), and answers every packet (answer.ts). It sheds load: beyond `maxInFlight` requests at
  * once each is refused at once as busy, and every request carries the deadline its caller set, for the
  * handler to drop work nobody waits for any more and for the calls it makes to inherit.
  */
@@ -9,13 +9,17 @@ import type { Endpoint } from "../config.ts";
 import type { Contract, RouteKey } from "../contract/contract.ts";
 import type { Logger } from "../log.ts";
 import { joinMesh } from "../mesh/mesh.ts";
+import type { NatsBus } from "../mesh/nats/bus.ts";
+import { type Responder, respondOnNats } from "../mesh/nats/responder.ts";
 import type { ListenAddress, TcpImplementation } from "../runtime/types.ts";
 import type { PacketConnection } from "../tcp/connection.ts";
 import { listenPackets } from "../tcp/server.ts";
 import { frameText } from "../wire/codec.ts";
 import { isPing, pong } from "../wire/heartbeat.ts";
+import type { Packet } from "../wire/packet.ts";
 import { answerer, busy, keyOf, type Route } from "./answer.ts";
 import { MeshCaller } from "./caller.ts";
+import type { AnswerChannel } from "./channel.ts";
 import { ServiceBusyError } from "./errors.ts";
 import type { Handlers, RequestContext } from "./handlers.ts";
 import type { IdempotencyOptions } from "./idempotency.ts";
@@ -28,7 +32,10 @@ export interface ServiceOptions<C extends Contract, U extends Contract = never> 
   uses?: readonly U[];
   hostname: string;
   port: number;
-  distributor: Endpoint;
+  /** The distributor of the TCP mesh, unless the service is on NATS. */
+  distributor?: Endpoint;
+  /** The NATS mesh: the service answers on a subject of its own and announces itself there, not to a distributor. */
+  nats?: NatsBus;
   log: Logger;
   /** The host others should use to reach this service, when not the address the distributor sees. */
   advertisedHost?: string;
@@ -44,6 +51,13 @@ export interface ServiceOptions<C extends Contract, U extends Contract = never> 
 }
 
 export const DEFAULT_DRAIN_MS = 5000;
+
+/**
+ * On NATS, how long a stop waits after its leave before it stops receiving: time for the leave to reach every
+ * caller on a working network. It only spares requests a detour: one that comes after the service stopped
+ * receiving gets "no responders" and goes to another instance, whatever its method.
+ */
+const NATS_LEAVE_SETTLE_MS = 100;
 
 /**
  * Envoy's default cap on requests to one upstream. High enough that a burst of small requests decoded from
@@ -77,6 +91,28 @@ export async function startService<C extends Contract, U extends Contract = neve
   let inFlight = 0;
   /** Connections from Pilcrow peers — they ping, or send deadlines — which a stop waits for; book peers do neither. */
   const pilcrowPeers = new WeakSet<PacketConnection>();
+  /** Answers one packet, from a TCP connection or a NATS request alike. */
+  function handle(packet: Packet, channel: AnswerChannel): void {
+    if (isPing(packet)) return void channel.send(pong(packet));
+    if (inFlight >= maxInFlight) {
+      const refusal = new ServiceBusyError(`${inFlight} requests in flight`);
+      return void channel.sendFrame(frameText(busy(keyOf(packet), refusal.message)));
+    }
+    const { timeout } = packet;
+    const deadline = typeof timeout === "number" && timeout > 0 ? Date.now() + timeout : Infinity;
+    inFlight++;
+    // One promise reaction per request, for the answer and the count alike (this runs for every request).
+    void answer(packet, new Scope(deadline, log, caller)).then(
+      (frame) => {
+        inFlight--;
+        if (frame !== undefined && !channel.closed) channel.sendFrame(frame());
+      },
+      (error: unknown) => {
+        inFlight--;
+        log.error("unanswered request", (error as Error)?.message ?? String(error));
+      },
+    );
+  }
   const server = await listenPackets({
     hostname: options.hostname,
     port: options.port,
@@ -85,39 +121,23 @@ export async function startService<C extends Contract, U extends Contract = neve
     secret: options.secret,
     identity: { role: "service", name: contract.name },
     packet(packet, connection) {
-      if (isPing(packet)) {
-        pilcrowPeers.add(connection);
-        return void connection.send(pong(packet));
-      }
-      const { timeout } = packet;
-      if (typeof timeout === "number") pilcrowPeers.add(connection);
-      if (inFlight >= maxInFlight) {
-        const refusal = new ServiceBusyError(`${inFlight} requests in flight`);
-        return void connection.sendFrame(frameText(busy(keyOf(packet), refusal.message)));
-      }
-      const deadline = typeof timeout === "number" && timeout > 0 ? Date.now() + timeout : Infinity;
-      inFlight++;
-      // One promise reaction per request, for the answer and the count alike (this runs for every request).
-      void answer(packet, new Scope(deadline, log, caller)).then(
-        (frame) => {
-          inFlight--;
-          if (frame !== undefined && !connection.closed) connection.sendFrame(frame());
-        },
-        (error: unknown) => {
-          inFlight--;
-          log.error("unanswered request", (error as Error)?.message ?? String(error));
-        },
-      );
+      if (isPing(packet) || typeof packet.timeout === "number") pilcrowPeers.add(connection);
+      handle(packet, connection);
     },
   });
   log.info("listen", server.address);
+  const { nats } = options;
+  const subject = nats?.instanceSubject(crypto.randomUUID());
+  const responder: Responder | undefined = nats && respondOnNats(nats, subject!, handle);
   const mesh = joinMesh({
-    distributor: options.distributor,
+    distributor: nats ? undefined : options.distributor,
+    nats,
     self: {
       port: server.address.port,
       name: contract.name,
       urls: Object.keys(contract.routes),
       ...(options.advertisedHost ? { host: options.advertisedHost } : {}),
+      ...(subject ? { subject } : {}),
     },
     log,
     tcp: options.tcp,
@@ -133,9 +153,15 @@ export async function startService<C extends Contract, U extends Contract = neve
     },
     async close(drainMs = DEFAULT_DRAIN_MS) {
       mesh.leave();
+      const leftAt = Date.now();
       await server.stopAccepting();
-      const deadline = Date.now() + drainMs;
+      const deadline = leftAt + drainMs;
       const peers = () => [...server.connections].filter((connection) => pilcrowPeers.has(connection)).length;
+      if (responder) {
+        const settled = () => Date.now() - Math.max(leftAt, responder.lastRequestAt) >= NATS_LEAVE_SETTLE_MS;
+        while ((inFlight > 0 || !settled()) && Date.now() < deadline) await delay(20);
+        await responder.close();
+      }
       while ((inFlight > 0 || peers() > 0) && Date.now() < deadline) await delay(20);
       if (inFlight > 0 || peers() > 0) {
         log.warn("drain timeout", `${inFlight} request(s) in flight, ${peers()} peer connection(s) open`);

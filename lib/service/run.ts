@@ -9,7 +9,7 @@
  *     },
  *   });
  *
- * It brings the command line every entry point shares (port, --host, --distributor, logs, the mesh secret,
+ * It brings the command line every entry point shares (port, --host, --distributor or --mesh, logs, the mesh secret,
  * TLS, --heartbeat), the refusal to listen off loopback without a secret or TLS, `--data-dir PATH`
  * (PILCROW_DATA_DIR: where openStore keeps the embedded store, default ./data), its own flags `--drain MS`
  * (PILCROW_DRAIN_MS: how long a stop waits for peers to let go) and `--max-in-flight N`
@@ -30,6 +30,7 @@ import {
 import type { Contract } from "../contract/contract.ts";
 import type { Logger } from "../log.ts";
 import { runMain } from "../main.ts";
+import { type NatsBus, openNatsBus } from "../mesh/nats/bus.ts";
 import { environment } from "../runtime/mod.ts";
 import type { IdempotencyLedger } from "../store/idempotency.ts";
 import type { Handlers } from "./handlers.ts";
@@ -90,13 +91,16 @@ export function runService<C extends Contract, U extends Contract = never>(
       : parseDuration(window, "--idempotency-window (or PILCROW_IDEMPOTENCY_WINDOW_MS)", IDEMPOTENCY_WINDOW_BOUNDS);
     const context: StartContext = { config, log, dataDir };
     const started = await definition.start(context);
+    let nats: NatsBus | undefined;
     try {
+      nats = await openNatsBus(config.mesh, log, contract.name);
       const service = await startService(contract, {
         handlers: started.handlers,
         uses: definition.uses,
         hostname: config.host,
         port: config.port,
         distributor: config.distributor,
+        nats,
         secret: config.secret,
         tcp: config.tcp,
         heartbeatMs: config.heartbeatMs,
@@ -108,10 +112,12 @@ export function runService<C extends Contract, U extends Contract = never>(
         address: service.address,
         async stop() {
           await service.close(drainMs);
+          await nats?.close();
           await started.close?.();
         },
       };
     } catch (error) {
+      await nats?.close();
       await started.close?.();
       throw error;
     }

@@ -21,6 +21,11 @@ export interface NodeInfo {
    * and are never pinged — a ping is a packet they would not understand.
    */
   pilcrow?: number;
+  /**
+   * A node on the NATS mesh (lib/mesh/nats/): the subject its requests go to. It has no TCP address then (`port`
+   * is 0), and is never in a distributor's list.
+   */
+  subject?: string;
 }
 
 export const DISTRIBUTES = "/distributes";

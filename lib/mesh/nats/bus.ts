@@ -1,0 +1,113 @@
+/**
+ * A node's NATS connection as the mesh uses it: whether it is up now (links and presence act on each change),
+ * the subjects of this mesh, and requests whose failures read as the TCP mesh's (lib/tcp/errors.ts), so that
+ * request.ts handles both meshes alike.
+ */
+import { errors, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import type { Logger } from "../../log.ts";
+import { connectNats, type NatsSettings } from "./connect.ts";
+
+/** The subjects of one mesh: `<prefix>.presence`, `<prefix>.hello` and one `<prefix>.i.<id>` per instance. */
+export const DEFAULT_SUBJECT_PREFIX = "pilcrow";
+
+export type BusListener = (up: boolean) => void;
+
+export class NatsBus {
+  readonly connection: NatsConnection;
+  readonly log: Logger;
+  /** `<prefix>.presence`: every instance's announcements and leaves. */
+  readonly presenceSubject: string;
+  /** `<prefix>.hello`: a node that wants to know the mesh asks here; every instance answers it directly. */
+  readonly helloSubject: string;
+  #prefix: string;
+  #up = true;
+  #listeners = new Set<BusListener>();
+
+  constructor(connection: NatsConnection, log: Logger, prefix = DEFAULT_SUBJECT_PREFIX) {
+    this.connection = connection;
+    this.log = log;
+    this.#prefix = prefix;
+    this.presenceSubject = `${prefix}.presence`;
+    this.helloSubject = `${prefix}.hello`;
+    void this.#watch();
+  }
+
+  /** Connected to a NATS server now (false while it reconnects). */
+  get up(): boolean {
+    return this.#up && !this.connection.isClosed();
+  }
+
+  /** The request subject of a new instance: unique, and a single token after the prefix. */
+  instanceSubject(id: string): string {
+    return `${this.#prefix}.i.${id}`;
+  }
+
+  /** Whether a subject names an instance of this mesh (announcements are untrusted input). */
+  isInstanceSubject(subject: string): boolean {
+    const head = `${this.#prefix}.i.`;
+    return subject.startsWith(head) && /^[A-Za-z0-9_-]{1,64}$/.test(subject.slice(head.length));
+  }
+
+  /** Closes the connection, after writing what is queued (a last leave). */
+  async close(): Promise<void> {
+    await this.connection.close();
+  }
+
+  onChange(listener: BusListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  subscribe(subject: string, received: (message: Msg) => void): Subscription {
+    return this.connection.subscribe(subject, {
+      callback: (error, message) => {
+        if (error) return this.log.warn("NATS subscription failed", subject, error.message);
+        received(message);
+      },
+    });
+  }
+
+  publish(subject: string, text: string, reply?: string): void {
+    this.connection.publish(subject, text, reply === undefined ? undefined : { reply });
+  }
+
+  request(subject: string, text: string, timeoutMs: number): Promise<Msg> {
+    return this.connection.request(subject, text, { timeout: Math.max(1, Math.ceil(timeoutMs)) });
+  }
+
+  async #watch(): Promise<void> {
+    for await (const status of this.connection.status()) {
+      if (status.type === "disconnect") this.#set(false);
+      else if (status.type === "reconnect") this.#set(true);
+      else if (status.type === "slowConsumer") {
+        this.log.warn("NATS slow consumer: messages dropped", status.sub.getSubject());
+      }
+    }
+    this.#set(false);
+  }
+
+  #set(up: boolean): void {
+    if (this.#up === up) return;
+    this.#up = up;
+    for (const listener of [...this.#listeners]) listener(up);
+  }
+}
+
+/** Connects a node to the NATS mesh of `settings` (`--mesh`), or resolves undefined when it is on TCP alone. */
+export async function openNatsBus(
+  settings: NatsSettings | undefined,
+  log: Logger,
+  name: string,
+): Promise<NatsBus | undefined> {
+  if (!settings) return undefined;
+  return new NatsBus(await connectNats(settings, log, name), log);
+}
+
+/** NATS told the requester that nobody subscribes to the subject: the message went nowhere. */
+export function isNoResponders(error: unknown): boolean {
+  return error instanceof errors.RequestError && error.isNoResponders();
+}
+
+export function isTimeout(error: unknown): boolean {
+  return error instanceof errors.TimeoutError;
+}

@@ -1,0 +1,174 @@
+/**
+ * The way to one instance on the NATS mesh: its subject. A request is a NATS request whose body is the book's
+ * JSON packet; a ping is one too, its pong the reply. The link is "connected" while the node's NATS connection
+ * is up, so the pool's one liveness check (heartbeats, lib/mesh/liveness.ts) and its one round robin work as on
+ * TCP. What NATS adds: when nobody subscribes to the subject any more (the instance was killed, or has left and
+ * drained), NATS answers "no responders" at once, so the request is known not to have been delivered — it may go
+ * to another instance whatever its method — and the instance is reported gone (`vanished`) instead of waited for.
+ */
+import type { Msg } from "@nats-io/transport-node";
+import { Backoff, RECONNECT_BACKOFF } from "../../backoff.ts";
+import { ConnectionLostError, NotConnectedError, RequestTimeoutError, UnsendableError } from "../../tcp/errors.ts";
+import type { Packet } from "../../wire/packet.ts";
+import type { MeshAnswer } from "../core.ts";
+import type { InstanceLink, LinkEvents } from "../link.ts";
+import { isNoResponders, isTimeout, type NatsBus } from "./bus.ts";
+
+/** A ping waits this long for its pong: liveness, not this timeout, decides when an instance is gone. */
+const PING_TIMEOUT_MS = 10_000;
+
+export class NatsLink implements InstanceLink {
+  readonly subject: string;
+  #bus: NatsBus;
+  #events: LinkEvents;
+  #vanished: (link: NatsLink) => void;
+  /** How each request in flight fails when the link goes down before its answer. */
+  #pending = new Set<(error: Error) => void>();
+  #up = false;
+  #closed = false;
+  #lastReceivedAt = 0;
+  #retry = new Backoff(RECONNECT_BACKOFF);
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #unwatch: (() => void) | undefined;
+
+  constructor(bus: NatsBus, subject: string, events: LinkEvents, vanished: (link: NatsLink) => void) {
+    this.#bus = bus;
+    this.subject = subject;
+    this.#events = events;
+    this.#vanished = vanished;
+  }
+
+  get connected(): boolean {
+    return this.#up && this.#bus.up;
+  }
+
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  get lastReceivedAt(): number {
+    return this.#lastReceivedAt;
+  }
+
+  open(): this {
+    this.#unwatch = this.#bus.onChange((up) => up ? this.#connect() : this.#down(new Error("NATS connection lost")));
+    if (this.#bus.up) queueMicrotask(() => this.#connect());
+    return this;
+  }
+
+  send(packet: Packet): boolean {
+    if (!this.connected) return false;
+    this.#bus.request(this.subject, JSON.stringify(packet), PING_TIMEOUT_MS).then(
+      (message) => {
+        const answer = this.#received(message.string());
+        if (answer) this.#events.unsolicited(answer.packet);
+      },
+      (error) => {
+        // A pong that never comes is liveness's to judge; nobody subscribed means gone now.
+        if (isNoResponders(error)) this.#gone();
+      },
+    );
+    return true;
+  }
+
+  requestAnswer(packet: Packet & { key: number }, timeoutMs: number): Promise<MeshAnswer> {
+    if (!this.connected || this.#closed) return Promise.reject(new NotConnectedError(this.subject));
+    let text: string;
+    try {
+      text = JSON.stringify(packet);
+    } catch {
+      return Promise.reject(new UnsendableError(this.subject));
+    }
+    return new Promise<MeshAnswer>((resolve, reject) => {
+      const fail = (error: Error) => {
+        this.#pending.delete(fail);
+        reject(error);
+      };
+      this.#pending.add(fail);
+      let sent: Promise<Msg>;
+      try {
+        sent = this.#bus.request(this.subject, text, timeoutMs);
+      } catch {
+        // Refused before sending (larger than the server's max_payload, say).
+        return fail(new UnsendableError(this.subject));
+      }
+      sent.then(
+        (message) => {
+          // Already failed: the link went down first, and the caller has moved on.
+          if (!this.#pending.delete(fail)) return;
+          const answer = this.#received(message.string());
+          if (answer) resolve(answer);
+          else reject(new ConnectionLostError(this.subject));
+        },
+        (error) => {
+          if (!this.#pending.has(fail)) return;
+          if (isNoResponders(error)) {
+            // Delivered to nobody: safe to send elsewhere, whatever the method.
+            fail(new NotConnectedError(this.subject));
+            this.#gone();
+          } else if (isTimeout(error)) fail(new RequestTimeoutError(timeoutMs));
+          else fail(new UnsendableError(this.subject));
+        },
+      );
+    });
+  }
+
+  reset(): void {
+    this.#down(new Error("no heartbeat"));
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => this.#connect(), this.#retry.next());
+  }
+
+  retire(): void {
+    this.#stop();
+  }
+
+  close(): void {
+    this.#stop();
+    for (const fail of [...this.#pending]) fail(new ConnectionLostError(this.subject));
+  }
+
+  #stop(): void {
+    this.#closed = true;
+    this.#up = false;
+    clearTimeout(this.#retryTimer);
+    this.#unwatch?.();
+  }
+
+  #connect(): void {
+    if (this.#closed || this.#up || !this.#bus.up) return;
+    this.#up = true;
+    this.#events.connected(this);
+  }
+
+  #down(error: Error): void {
+    if (!this.#up) return;
+    this.#up = false;
+    for (const fail of [...this.#pending]) fail(new ConnectionLostError(this.subject));
+    this.#events.disconnected(this, error);
+  }
+
+  /** The subject has no subscriber: the instance is gone for good (a new start has a new subject). */
+  #gone(): void {
+    if (this.#closed) return;
+    this.#down(new Error("no responders"));
+    this.#vanished(this);
+  }
+
+  /** An answer's packet, or undefined (logged) when the body is not a JSON object. */
+  #received(text: string): MeshAnswer | undefined {
+    this.#lastReceivedAt = Date.now();
+    this.#retry.reset();
+    let packet: unknown;
+    try {
+      packet = JSON.parse(text);
+    } catch {
+      packet = undefined;
+    }
+    if (typeof packet === "object" && packet !== null && !Array.isArray(packet)) {
+      return { packet: packet as Packet, text };
+    }
+    this.#bus.log.warn("answer that is not a JSON packet", this.subject, `${text.length} characters`);
+    return undefined;
+  }
+}
