@@ -62,6 +62,8 @@ export async function sendRequest(
   let refusal: { answer: MeshAnswer; retryAfter: number } | undefined;
   /** Set once a keyed request is resent: from then on only Pilcrow instances, which honour the key, get it. */
   let pilcrowOnly = false;
+  /** Whether a connection dropped with the request on it: until then, every instance tried was never sent it. */
+  let lostOne = false;
   for (;;) {
     const instance = pool.pick(route, tried);
     if (instance === UNKNOWN_ROUTE) throw new MeshError("unknown-route", `no service serves ${shown(method, uri)}`);
@@ -72,7 +74,7 @@ export async function sendRequest(
     }
     if (instance === NO_LIVE_INSTANCE) {
       if (refusal) throw new MeshError("busy", busyMessage(refusal.answer.packet), refusal.retryAfter, refusal.answer);
-      if (tried === undefined) {
+      if (!lostOne) {
         throw new MeshError(
           "no-instance",
           `no live instance serves ${shown(method, uri)}`,
@@ -96,10 +98,12 @@ export async function sendRequest(
         log.warn("answer too large", route, instance.id, error.message);
         throw new MeshError("too-large", `the service's answer to ${shown(method, uri)} was too large to pass on`);
       }
-      // Not connected (it went between the pick and the send): nothing was sent, so any request may go on.
+      // Not connected (it went between the pick and the send, or NATS found nobody on its subject): nothing was
+      // sent, so any request may go on.
       if (!(error instanceof NotConnectedError)) {
         if (!(error instanceof ConnectionLostError || error instanceof UnsendableError)) throw error;
         log.warn("connection lost", route, instance.id);
+        lostOne = true;
         // The lost instance may have done it before it went: only what the caller says is safe goes again, and
         // a request with an idempotency key, which a Pilcrow instance does once per key (docs/protocol.md §9).
         if (!resend) {

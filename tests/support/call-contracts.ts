@@ -1,6 +1,7 @@
 /**
  * Contracts of the services tests/calls.test.ts runs: nap (sleeps its turn, one nap at a time, and says what
- * it ran), a book-protocol stand-in's, and relay, which calls the other two from its handlers.
+ * it ran), a book-protocol stand-in's, and relay, which calls the other two from its handlers; and who, whose
+ * answers say which instance gave them (the mesh tests).
  */
 import * as v from "valibot";
 import { defineService, integer } from "../../mod.ts";
@@ -32,3 +33,8 @@ export const relay = defineService("relay", {
     answer: v.object({ call: outcome, echo: v.optional(v.string()) }),
   },
 });
+
+/** Each answer names the instance (its process id) after sleeping `ms`, so a test sees who got each request. */
+const whoRoute = { params: v.object({ ms: v.optional(integer()) }), answer: v.object({ pid: v.number() }) };
+
+export const who = defineService("who", { "GET/who": whoRoute, "POST/who": whoRoute });

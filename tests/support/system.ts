@@ -26,8 +26,8 @@ export function uniformMesh(runtime: RuntimeName = testRuntime()): Mesh {
   return { label: `all ${runtime}`, distributor: runtime, gate: runtime, services: runtime };
 }
 
-export interface System {
-  distributor: RunningProcess;
+/** A system on either mesh: its gateway and services. */
+export interface MeshSystem {
   gate: RunningProcess;
   services: Map<string, RunningProcess>;
   /** Base URL of the gateway. */
@@ -41,6 +41,22 @@ export interface System {
    */
   startService(name: string, port?: number, dataDir?: string): Promise<RunningProcess>;
   stop(): Promise<void>;
+}
+
+/** A system on the TCP mesh, with its distributor. */
+export interface System extends MeshSystem {
+  distributor: RunningProcess;
+}
+
+/** Where a system on the NATS mesh meets: the server and a mesh name of its own (its subjects' prefix). */
+export interface NatsMeshPlace {
+  url: string;
+  name: string;
+}
+
+/** A new mesh name: tests on one NATS server never see each other's instances. */
+export function newMeshName(): string {
+  return `t${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
 }
 
 export interface SystemOptions extends StartOptions {
@@ -63,15 +79,38 @@ function roleOptions(options: SystemOptions, role: "distributor" | "gate" | "ser
  * that stop() removes.
  */
 export async function startSystem(givenOptions: SystemOptions = {}): Promise<System> {
+  const distributor = await startProcess(
+    "distributor.ts",
+    ["0", ...(givenOptions.distributorArgs ?? [])],
+    roleOptions(givenOptions, "distributor"),
+  );
+  try {
+    const system = await startNodes(givenOptions, ["--distributor", `127.0.0.1:${distributor.port}`]);
+    return {
+      ...system,
+      distributor,
+      all: () => [distributor, ...system.all()],
+      async stop() {
+        await system.stop();
+        await stopAll([distributor]);
+      },
+    };
+  } catch (error) {
+    await stopAll([distributor]);
+    throw error;
+  }
+}
+
+/** The same system on the NATS mesh: no distributor; every node is given `--mesh` and the mesh's name. */
+export function startNatsSystem(options: SystemOptions & { nats: NatsMeshPlace }): Promise<MeshSystem> {
+  const env = { ...options.env, PILCROW_MESH_NAME: options.nats.name };
+  return startNodes({ ...options, env }, ["--mesh", options.nats.url]);
+}
+
+async function startNodes(givenOptions: SystemOptions, meshArgs: string[]): Promise<MeshSystem> {
   const ownDataDir = givenOptions.dataDir === undefined ? temporaryDataDir() : undefined;
   const options = { ...givenOptions, dataDir: givenOptions.dataDir ?? ownDataDir! };
   const names = options.services ?? ["goods", "members", "purchases"];
-  const distributor = await startProcess(
-    "distributor.ts",
-    ["0", ...(options.distributorArgs ?? [])],
-    roleOptions(options, "distributor"),
-  );
-  const meshArgs = ["--distributor", `127.0.0.1:${distributor.port}`];
   const extra: RunningProcess[] = [];
   const startService = async (name: string, port = 0, dataDir = options.dataDir) => {
     const service = await startProcess(`${name}.ts`, [String(port), ...meshArgs], {
@@ -85,16 +124,15 @@ export async function startSystem(givenOptions: SystemOptions = {}): Promise<Sys
     startProcess("gate.ts", ["0", ...meshArgs, ...(options.gateArgs ?? [])], roleOptions(options, "gate")),
     ...names.map((name) => startProcess(`${name}.ts`, ["0", ...meshArgs], roleOptions(options, "services"))),
   ]);
-  const system: System = {
-    distributor,
+  const system: MeshSystem = {
     gate,
     services: new Map(names.map((name, index) => [name, services[index]])),
     url: `http://127.0.0.1:${gate.port}`,
     dataDir: options.dataDir,
-    all: () => [distributor, gate, ...services, ...extra],
+    all: () => [gate, ...services, ...extra],
     startService,
     async stop() {
-      await stopAll([...services, ...extra, gate, distributor]);
+      await stopAll([...services, ...extra, gate]);
       if (ownDataDir !== undefined) removeDataDir(ownDataDir);
     },
   };
@@ -103,7 +141,7 @@ export async function startSystem(givenOptions: SystemOptions = {}): Promise<Sys
 }
 
 /** Waits until the gateway has connected to `count` service instances in all (counted from its log). */
-export async function waitForInstances(system: System, count: number, from = 0): Promise<void> {
+export async function waitForInstances(system: MeshSystem, count: number, from = 0): Promise<void> {
   await system.gate.waitFor(() =>
     system.gate.entries.slice(from).filter((entry) => entry.event === "instance connected").length >= count
   );
@@ -113,7 +151,7 @@ export async function waitForInstances(system: System, count: number, from = 0):
 export type Json = any;
 
 export async function call(
-  system: System,
+  system: MeshSystem,
   method: string,
   path: string,
   body?: unknown,
@@ -145,7 +183,7 @@ export const SPEC_FLOW: [method: string, path: string, body?: unknown][] = [
 ];
 
 /** Runs the docs/protocol.md §6 flow through the gateway; every answer must be HTTP 200. Returns the bodies. */
-export async function runSpecFlow(system: System): Promise<Json[]> {
+export async function runSpecFlow(system: MeshSystem): Promise<Json[]> {
   const bodies: Json[] = [];
   for (const [method, path, body] of SPEC_FLOW) {
     const response = await call(system, method, path, body);
