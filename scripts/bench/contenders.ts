@@ -1,8 +1,9 @@
 /**
  * The servers under test, each started as real processes on free ports on 127.0.0.1: the whole Pilcrow system on
- * one runtime, the bare Hono app, Moleculer with moleculer-web (on Node), the TCP echo server, and two services
+ * one runtime, the bare Hono app, Moleculer with moleculer-web (on Node, over TCP or NATS), the TCP echo server, and two services
  * that call each other through a distributor.
  */
+import process from "node:process";
 import type { RuntimeName } from "../../lib/runtime/mod.ts";
 import { type RunningProcess, startProcess, stopAll } from "../../tests/support/processes.ts";
 import { startSystem, uniformMesh } from "../../tests/support/system.ts";
@@ -90,13 +91,26 @@ export async function startCallPair(runtime: RuntimeName): Promise<Contender> {
   };
 }
 
-/** The goods service first: the gateway is told where it is, and reports ready once it sees it. */
-export async function startMoleculer(): Promise<Contender> {
-  const goods = await startProcess("scripts/bench/moleculer-goods.ts", [], { runtime: "node" });
+/** Moleculer's transporter: its TCP one (peer to peer, as Pilcrow's mesh is), or its NATS one to a server. */
+export type MoleculerTransport = { kind: "tcp" } | { kind: "nats"; url: string };
+
+/**
+ * The goods service first: the gateway is told where it is (over TCP its port; over NATS the server and this
+ * run's namespace), and reports ready once it sees it.
+ */
+export async function startMoleculer(transport: MoleculerTransport = { kind: "tcp" }): Promise<Contender> {
+  const natsArgs = transport.kind === "nats" ? [transport.url, `pilcrow-bench-${process.pid}`] : [];
+  const goods = await startProcess("scripts/bench/moleculer-goods.ts", natsArgs, {
+    runtime: "node",
+    waitForListen: transport.kind === "tcp",
+  });
   try {
-    const gateway = await startProcess("scripts/bench/moleculer-gateway.ts", [String(goods.port)], {
-      runtime: "node",
-    });
+    if (transport.kind === "nats") await goods.waitForEvent("ready", 30_000);
+    const gateway = await startProcess(
+      "scripts/bench/moleculer-gateway.ts",
+      transport.kind === "nats" ? natsArgs : [String(goods.port)],
+      { runtime: "node" },
+    );
     return {
       url: url(gateway),
       processes: new Map([["gateway", gateway], ["goods", goods]]),

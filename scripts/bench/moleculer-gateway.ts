@@ -1,7 +1,8 @@
 /**
  * Moleculer's side of the comparison, the gateway: moleculer-web mapping `GET /goods` and `POST /goods` to the
- * `goods` service over the TCP transporter. `… moleculer-gateway.ts GOODS_TRANSPORT_PORT`; prints a JSON `listen`
- * line with its HTTP port once it sees the goods service.
+ * `goods` service over the TCP transporter (`… moleculer-gateway.ts GOODS_TRANSPORT_PORT`) or the NATS one
+ * (`… moleculer-gateway.ts nats://HOST:PORT NAMESPACE`); prints a JSON `listen` line with its HTTP port once it
+ * sees the goods service.
  */
 import { type Service, ServiceBroker } from "moleculer";
 import ApiGateway from "moleculer-web";
@@ -9,13 +10,15 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createLogger } from "../../lib/log.ts";
 import { commandLineArguments } from "../../lib/runtime/mod.ts";
+import { natsBrokerOptions, natsChoice } from "./moleculer-nats.ts";
 import { loopbackTransporter } from "./moleculer-transport.ts";
 
-const goodsPort = Number(commandLineArguments()[0]);
+const args = commandLineArguments();
+const nats = natsChoice(args);
 const broker = new ServiceBroker({
   nodeID: "gateway",
   logLevel: "warn",
-  transporter: loopbackTransporter([`127.0.0.1:${goodsPort}/goods`]),
+  ...(nats ? natsBrokerOptions(nats) : { transporter: loopbackTransporter([`127.0.0.1:${Number(args[0])}/goods`]) }),
 });
 const api = broker.createService({
   name: "api",

@@ -1,11 +1,13 @@
 /**
- * `npm run bench [-- --quick] [-- --seconds N] [-- --runtimes node,bun,deno] [-- --calls-only]`: the full run
- * measures each HTTP figure and each call figure for 10 s after a 3 s warm-up; `--quick` takes 3 s after 1 s, for
- * a check that everything works; `--calls-only` measures only the calls between two services.
+ * `npm run bench [-- --quick] [-- --seconds N] [-- --runtimes node,bun,deno] [-- --calls-only] [-- --growth-only]
+ * [-- --growth-nodes 10,100,1000]`: the full run measures each HTTP figure and each call figure for 10 s after a 3 s
+ * warm-up, and 8 joins per mesh size; `--quick` takes 3 s after 1 s and 2 joins, for a check that everything works;
+ * `--calls-only` measures only the calls between two services, `--growth-only` only how the mesh's cost grows.
  */
 import { parseArgs } from "node:util";
 import type { RuntimeName } from "../../lib/runtime/mod.ts";
 import type { CallSettings } from "./calls.ts";
+import type { GrowthSettings } from "./mesh-growth.ts";
 import type { LoadSettings } from "./wrk.ts";
 
 export interface BenchOptions {
@@ -15,6 +17,9 @@ export interface BenchOptions {
   calls: CallSettings;
   /** Only the call figures: no HTTP, Moleculer, codec, TCP hop or memory figures (and no need for wrk). */
   callsOnly: boolean;
+  /** Only the mesh-growth figures (no need for wrk). */
+  growthOnly: boolean;
+  growth: GrowthSettings;
   /** Seconds each in-process codec figure runs, and each TCP hop figure. */
   codecSeconds: number;
   tcpSeconds: number;
@@ -32,6 +37,8 @@ export function parseBenchOptions(args: string[]): BenchOptions {
     options: {
       quick: { type: "boolean", default: false },
       "calls-only": { type: "boolean", default: false },
+      "growth-only": { type: "boolean", default: false },
+      "growth-nodes": { type: "string", default: "10,100,1000" },
       seconds: { type: "string" },
       runtimes: { type: "string", default: RUNTIMES.join(",") },
     },
@@ -45,11 +52,21 @@ export function parseBenchOptions(args: string[]): BenchOptions {
   for (const name of runtimes) {
     if (!RUNTIMES.includes(name as RuntimeName)) throw new Error(`unknown runtime ${name}: use ${RUNTIMES.join(",")}`);
   }
+  const growthNodes = (values["growth-nodes"] as string).split(",").map(Number);
+  // The distributor takes 1,024 connections at most (lib/tcp/server.ts): the mesh's nodes and the newcomer.
+  if (growthNodes.some((nodes) => !Number.isInteger(nodes) || nodes < 2 || nodes > 1000)) {
+    throw new Error(`--growth-nodes must be whole numbers from 2 to 1000, not ${values["growth-nodes"]}`);
+  }
+  if (values["calls-only"] && values["growth-only"]) {
+    throw new Error("--calls-only and --growth-only exclude each other");
+  }
   return {
     runtimes: runtimes as RuntimeName[],
     http: { threads: 1, connections: 50, warmupSeconds: quick ? 1 : 3, seconds },
     calls: { warmupSeconds: quick ? 1 : 3, seconds, inFlight: 100 },
     callsOnly: values["calls-only"] === true,
+    growthOnly: values["growth-only"] === true,
+    growth: { nodes: growthNodes, rounds: quick ? 2 : 8, runtime: "node" },
     codecSeconds: quick ? 1 : 3,
     tcpSeconds: quick ? 1 : 5,
     tcpInFlight: 100,

@@ -2,6 +2,7 @@
 import type { RuntimeName } from "../../lib/runtime/mod.ts";
 import type { CallFigure, CallResult } from "./calls.ts";
 import type { Machine } from "./machine.ts";
+import type { GrowthResults } from "./mesh-growth.ts";
 import type { BenchOptions } from "./options.ts";
 import type { LoadResult } from "./wrk.ts";
 
@@ -32,6 +33,9 @@ export interface Results {
   gateway: Partial<Record<RuntimeName, HttpFigure>>;
   bare: Partial<Record<RuntimeName, HttpFigure>>;
   moleculer?: { versions: string; result: HttpFigure };
+  /** The same Moleculer over its NATS transporter. */
+  moleculerNats?: { versions: string; result: HttpFigure };
+  growth?: GrowthResults;
   calls: Partial<Record<RuntimeName, CallResult>>;
   codec: Partial<Record<RuntimeName, CodecResult>>;
   tcp: Partial<Record<RuntimeName, TcpHopResult>>;
@@ -87,6 +91,7 @@ function header(results: Results): string {
     `- runtimes: Node ${machine.runtimes.node}, Bun ${machine.runtimes.bun}, Deno ${machine.runtimes.deno}`,
   ];
   if (options.callsOnly) return [...lines, "- calls between two services only (`--calls-only`)"].join("\n");
+  if (options.growthOnly) return [...lines, "- how the mesh's cost grows only (`--growth-only`)"].join("\n");
   return [
     ...lines,
     `- load generator: ${results.loadGenerator}, ${http.threads} thread, ${http.connections} connections (keep-alive), `
@@ -205,10 +210,13 @@ function moleculerSection(results: Results): string {
   const moleculer = results.moleculer;
   if (!moleculer) return "";
   const rows = [[`Moleculer ${moleculer.versions}, TCP transporter`, ...latencyRow(moleculer.result)]];
+  const overNats = results.moleculerNats;
+  if (overNats) rows.push([`Moleculer ${overNats.versions}, NATS transporter`, ...latencyRow(overNats.result)]);
   const node = results.gateway.node;
   if (node) rows.unshift(["Pilcrow on Node (tsx)", ...latencyRow(node)]);
   const lines = [
-    "GET /goods on Node: Pilcrow against Moleculer (gateway + goods service, two processes each)",
+    "GET /goods on Node: Pilcrow against Moleculer (gateway + goods service, two processes each; over NATS, the "
+    + "NATS server is a third process on the request path, whose CPU is not shown)",
     "",
     table(["system", "req/s", "p50 ms", "p99 ms", "CPU (of one core)"], rows),
   ];
@@ -218,6 +226,46 @@ function moleculerSection(results: Results): string {
       `Pilcrow on Node / Moleculer: ${times(node.requestsPerSecond / moleculer.result.requestsPerSecond)}`,
     );
   }
+  return lines.join("\n");
+}
+
+function growthSection(results: Results): string {
+  const growth = results.growth;
+  if (!growth || growth.sizes.length === 0) return "";
+  const bytes = (value: number) => count(value);
+  const rows = growth.sizes.map(({ nodes, distributor, nats }) => [
+    count(nodes),
+    ms(distributor.routableMs),
+    bytes(distributor.bytesPerChange),
+    ms(distributor.cpuMsPerChange ?? NaN),
+    nats ? ms(nats.routableMs) : "—",
+    nats ? bytes(nats.bytesPerChange) : "—",
+    nats ? bytes(nats.wireBytesPerChange) : "—",
+    nats ? ms(nats.serverCpuMsPerChange) : "—",
+  ]);
+  const { rounds, runtime } = results.options.growth;
+  const lines = [
+    `How the mesh's cost grows: a newcomer joins a mesh of N nodes, simulated in this process (median of ${rounds} `
+    + "joins after one that warms up). Routable: from the newcomer's registration (distributor) or announcement "
+    + "(NATS) until an observer node, the last to hear, has it connected and answering its ping. Bytes: all the "
+    + "registry traffic of one join, every receiver together — over the distributor counted at the nodes' sockets "
+    + "(the list to the newcomer, then the new list to every node), over NATS what a private nats-server delivered "
+    + "(message payloads from /varz, and every byte it wrote) for the announcement to every node that listens and "
+    + "the newcomer's hello answered by every instance. CPU: per change (joins and leaves), the distributor's "
+    + `(lib/distributor.ts on ${LABEL[runtime]}, heartbeats off) and the NATS server's (in 10 ms ticks).`,
+    "",
+    table([
+      "nodes",
+      "distributor: routable ms",
+      "bytes/change",
+      "CPU ms/change",
+      "NATS: routable ms",
+      "bytes/change (payload)",
+      "bytes written",
+      "server CPU ms/change",
+    ], rows),
+  ];
+  if (growth.natsSkipped) lines.push("", `No NATS figures: ${growth.natsSkipped}`);
   return lines.join("\n");
 }
 
@@ -308,7 +356,17 @@ function goalsSection(results: Results): string {
 }
 
 export function renderReport(results: Results): string {
-  return [header, httpSection, storesSection, callsSection, moleculerSection, wireSection, rssSection, goalsSection]
+  return [
+    header,
+    httpSection,
+    storesSection,
+    callsSection,
+    moleculerSection,
+    wireSection,
+    rssSection,
+    growthSection,
+    goalsSection,
+  ]
     .map((section) => section(results))
     .filter((text) => text !== "")
     .join("\n\n") + "\n";

@@ -2,11 +2,13 @@
  * `npm run bench`: every figure of BENCHMARKS.md, measured in one run on this machine, printed as one report on
  * stdout (progress goes to stderr). Per runtime: the gateway and the bare Hono app under wrk, GET and POST /goods
  * on each store (SQLite file, SQLite in memory, MySQL when one answers), the idle memory of each process, and
- * calls between two services; Moleculer on Node; the codec and the TCP hop on their own. See options.ts for
- * `--quick` and `--calls-only`.
+ * calls between two services; Moleculer on Node over TCP and over NATS (NATS_URL, default nats://127.0.0.1:4222);
+ * the codec and the TCP hop on their own; how the mesh's cost grows with its size, over the distributor and NATS.
+ * See options.ts for `--quick`, `--calls-only` and `--growth-only`.
  */
 import { readFileSync } from "node:fs";
 import process from "node:process";
+import { createLogger } from "../../lib/log.ts";
 import { commandLineArguments, exit, onShutdownSignal, type RuntimeName } from "../../lib/runtime/mod.ts";
 import { createTestDatabase, mysqlServerUrl } from "../../tests/support/mysql.ts";
 import { delay, ROOT } from "../../tests/support/processes.ts";
@@ -23,6 +25,7 @@ import {
 import { checkList, postGoods } from "./goods-client.ts";
 import { describeMachine } from "./machine.ts";
 import { measureInChild } from "./measure-child.ts";
+import { measureMeshGrowth } from "./mesh-growth.ts";
 import { parseBenchOptions } from "./options.ts";
 import { cpuSeconds, residentMiB } from "./proc.ts";
 import {
@@ -62,13 +65,17 @@ function packageVersion(name: string): string {
 
 const options = parseBenchOptions(commandLineArguments());
 // First, so that a machine without wrk hears so at once, in one line.
-const loadGenerator = options.callsOnly ? "none (call figures only)" : await wrkVersion().then(
-  (version) => `wrk ${version}`,
-  (error: Error) => {
-    progress(error.message);
-    return exit(1);
-  },
-);
+const loadGenerator = options.callsOnly
+  ? "none (call figures only)"
+  : options.growthOnly
+  ? "none (mesh-growth figures only)"
+  : await wrkVersion().then(
+    (version) => `wrk ${version}`,
+    (error: Error) => {
+      progress(error.message);
+      return exit(1);
+    },
+  );
 const started = Date.now();
 const results: Results = {
   startedAt: new Date(started),
@@ -155,6 +162,12 @@ function measureTcpHop(runtime: RuntimeName): Promise<TcpHopResult> {
     ));
 }
 
+async function measureGrowth(): Promise<void> {
+  // Warnings of the nodes in this process go to stderr with the progress; stdout is the report's.
+  const log = createLogger({ name: "bench-growth", format: "json", level: "warn" });
+  results.growth = await measureMeshGrowth(options.growth, log, progress);
+}
+
 async function measureEverything(): Promise<void> {
   for (const runtime of options.runtimes) {
     progress(`${runtime}: starting distributor, gate, goods, members, purchases`);
@@ -186,6 +199,17 @@ async function measureEverything(): Promise<void> {
     };
   });
 
+  const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+  progress(`node: starting Moleculer (gateway, goods) on NATS at ${natsUrl}`);
+  results.moleculerNats = await using(startMoleculer({ kind: "nats", url: natsUrl }), async (moleculer) => {
+    await postGoods(moleculer.url);
+    return {
+      versions: `${packageVersion("moleculer")} + moleculer-web ${packageVersion("moleculer-web")}, nats `
+        + packageVersion("nats"),
+      result: await measureGoods(moleculer, "node: Moleculer over NATS"),
+    };
+  });
+
   for (const runtime of options.runtimes) {
     progress(`${runtime}: codec, then TCP hop`);
     results.codec[runtime] = await measureInChild<CodecResult>(
@@ -196,9 +220,12 @@ async function measureEverything(): Promise<void> {
     );
     results.tcp[runtime] = await measureTcpHop(runtime);
   }
+
+  await measureGrowth();
 }
 
 if (options.callsOnly) await measureServiceCalls();
+else if (options.growthOnly) await measureGrowth();
 else await measureEverything();
 
 results.seconds = (Date.now() - started) / 1000;
