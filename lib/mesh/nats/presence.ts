@@ -51,7 +51,17 @@ export function joinPresence(options: PresenceOptions): Presence {
 
   const announcement = () => JSON.stringify(self);
   const announce = () => self && self.urls.length > 0 && bus.publish(bus.presenceSubject, announcement());
-  const changed = () => notified?.([...nodes.values()]);
+  // Once per batch of messages, not per message: a hello brings an answer from every instance at once, and a
+  // table rebuilt for each would cost the square of the mesh.
+  let notifying = false;
+  const changed = () => {
+    if (notifying || !notified) return;
+    notifying = true;
+    queueMicrotask(() => {
+      notifying = false;
+      notified([...nodes.values()]);
+    });
+  };
 
   function heard(message: Msg): void {
     const entry = parseAnnouncement(message, bus);
