@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { type OptionTable, parseArgsOptions } from "./cli/options.ts";
 import { COMMON_OPTIONS } from "./cli/tables.ts";
 import { createLogger, type LogFormat, type LogLevel, parseLogFormat, parseLogLevel } from "./log.ts";
-import { type NatsSettings, parseMesh } from "./mesh/nats/connect.ts";
+import { type NatsSettings, readNatsSettings } from "./mesh/nats/settings.ts";
 import {
   commandLineArguments,
   environment,
@@ -33,7 +33,10 @@ export interface CommonConfig {
   port: number;
   host: string;
   distributor: Endpoint;
-  /** The NATS servers of `--mesh` (or PILCROW_MESH), with their credentials: set, the node joins the mesh over NATS. */
+  /**
+   * The NATS servers of `--mesh` (or PILCROW_MESH), with their credentials and TLS (`--nats-*`, PILCROW_NATS_*):
+   * set, the node joins the mesh over NATS. Its secrets print as `[secret]`.
+   */
   mesh?: NatsSettings;
   logFormat: LogFormat;
   logLevel: LogLevel;
@@ -84,7 +87,7 @@ export function parseCommandLine(
       distributor: parseEndpoint(
         (values.distributor as string | undefined) ?? environment("PILCROW_DISTRIBUTOR") ?? DEFAULT_DISTRIBUTOR,
       ),
-      mesh: optionalMesh((values.mesh as string | undefined) ?? environment("PILCROW_MESH")),
+      mesh: readNatsSettings(values, environment),
       logFormat,
       logLevel,
       secret: readSecret(values["secret-file"] as string | undefined),
@@ -169,10 +172,6 @@ export function parseDuration(text: string, what: string, bounds?: DurationBound
     throw new UsageError(`${what} must be a whole number of milliseconds${range}, not ${JSON.stringify(text)}`);
   }
   return value;
-}
-
-function optionalMesh(text: string | undefined): NatsSettings | undefined {
-  return text === undefined || text === "" ? undefined : parseMesh(text);
 }
 
 function optionalDuration(text: string | undefined, what: string): number | undefined {

@@ -4,6 +4,53 @@
  */
 import type { OptionTable } from "./options.ts";
 
+/**
+ * The mesh over NATS (lib/mesh/nats/settings.ts), part of every process's options. Named `--nats-*` because the
+ * TCP mesh's `--tls-*` and `--secret-file` stay in use beside them (a gateway on both meshes). A password or token
+ * is taken from a file or the environment only, never from a flag: `ps` shows every process's arguments. The
+ * launcher passes these to its children in the environment (lib/launcher/plan.ts).
+ */
+export const NATS_OPTIONS: OptionTable = [
+  {
+    name: "mesh",
+    value: "nats://HOST:PORT[,…]",
+    env: "PILCROW_MESH",
+    description: "join the mesh over these NATS servers (no distributor needed); tls://… for TLS",
+  },
+  { name: "nats-user", value: "NAME", env: "PILCROW_NATS_USER", description: "the NATS user (with a password)" },
+  {
+    name: "nats-password-file",
+    value: "PATH",
+    env: "PILCROW_NATS_PASSWORD (the password itself)",
+    description: "the NATS user's password",
+  },
+  {
+    name: "nats-token-file",
+    value: "PATH",
+    env: "PILCROW_NATS_TOKEN (the token itself)",
+    description: "a NATS token, instead of a user",
+  },
+  {
+    name: "nats-creds",
+    value: "PATH",
+    env: "PILCROW_NATS_CREDS",
+    description: "a NATS creds file (user JWT and seed)",
+  },
+  {
+    name: "nats-tls-ca",
+    value: "PATH",
+    env: "PILCROW_NATS_TLS_CA",
+    description: "the CA of the NATS servers' certificates",
+  },
+  {
+    name: "nats-tls-cert",
+    value: "PATH",
+    env: "PILCROW_NATS_TLS_CERT",
+    description: "a client certificate for NATS (mutual TLS)",
+  },
+  { name: "nats-tls-key", value: "PATH", env: "PILCROW_NATS_TLS_KEY", description: "that certificate's key" },
+];
+
 /** Every process: the distributor, the gateway and the services. */
 export const COMMON_OPTIONS: OptionTable = [
   {
@@ -19,12 +66,6 @@ export const COMMON_OPTIONS: OptionTable = [
     env: "PILCROW_DISTRIBUTOR",
     default: "127.0.0.1:9000",
     description: "where the distributor is",
-  },
-  {
-    name: "mesh",
-    value: "nats://HOST:PORT[,…]",
-    env: "PILCROW_MESH",
-    description: "join the mesh over these NATS servers (no distributor needed)",
   },
   { name: "log", value: "human|json", env: "PILCROW_LOG", default: "human", description: "log format" },
   {
@@ -45,6 +86,7 @@ export const COMMON_OPTIONS: OptionTable = [
   { name: "tls-cert", value: "PATH", env: "PILCROW_TLS_CERT", description: "this node's certificate (mutual TLS)" },
   { name: "tls-key", value: "PATH", env: "PILCROW_TLS_KEY", description: "this node's private key" },
   { name: "tls-ca", value: "PATH", env: "PILCROW_TLS_CA", description: "the CA that signs every node of the mesh" },
+  ...NATS_OPTIONS,
 ];
 
 export const GATE_OPTIONS: OptionTable = [

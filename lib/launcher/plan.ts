@@ -5,7 +5,7 @@
 import { basename, extname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type OptionTable, parseArgsOptions } from "../cli/options.ts";
-import { COMMON_OPTIONS, GATE_OPTIONS, LAUNCHER_OPTIONS, SERVICE_OPTIONS } from "../cli/tables.ts";
+import { COMMON_OPTIONS, GATE_OPTIONS, LAUNCHER_OPTIONS, NATS_OPTIONS, SERVICE_OPTIONS } from "../cli/tables.ts";
 import {
   DEFAULT_DATA_DIR,
   IN_MEMORY,
@@ -16,15 +16,28 @@ import {
   UsageError,
 } from "../config.ts";
 import { type LogFormat, type LogLevel, parseLogFormat, parseLogLevel } from "../log.ts";
+import { natsEnvironment, type NatsSettings, readNatsSettings } from "../mesh/nats/settings.ts";
 import type { RuntimeName } from "../runtime/mod.ts";
 
 export const USAGE = "pilcrow up [options]";
 
-/** The children's options the launcher takes and passes on; each child is told its port and the distributor's. */
-const PASSED_TO_ALL = COMMON_OPTIONS.filter(({ name }) => name !== "port" && name !== "distributor");
+/**
+ * The children's options the launcher takes and passes on as arguments; each child is told its port and the
+ * distributor's. The NATS settings are passed in the environment instead (LaunchPlan.nodeEnvironment): they may
+ * hold credentials, and `ps` shows every process's arguments to every user of the machine.
+ */
+const PASSED_TO_ALL = COMMON_OPTIONS.filter(({ name }) =>
+  name !== "port" && name !== "distributor" && !NATS_OPTIONS.some((nats) => nats.name === name)
+);
 
 /** Every option `up` takes, in the order of its --help. */
-export const UP_OPTIONS: OptionTable = [...LAUNCHER_OPTIONS, ...PASSED_TO_ALL, ...GATE_OPTIONS, ...SERVICE_OPTIONS];
+export const UP_OPTIONS: OptionTable = [
+  ...LAUNCHER_OPTIONS,
+  ...PASSED_TO_ALL,
+  ...NATS_OPTIONS,
+  ...GATE_OPTIONS,
+  ...SERVICE_OPTIONS,
+];
 
 const DEFAULT_READY_TIMEOUT_MS = 30_000;
 /** A start that takes longer is broken; and timers cannot wait more than 2^31-1 ms (they would fire at once). */
@@ -66,9 +79,19 @@ export interface LaunchPlan {
   logFormat: LogFormat;
   logLevel: LogLevel;
   readyTimeoutMs: number;
+  /** The registry of the TCP mesh: started first, unless the nodes meet over NATS (`mesh`). */
   distributor: PlannedProcess;
   /** The gateway and the services: they register with the distributor, so they start once it listens. */
   nodes: PlannedProcess[];
+  /** `--mesh` and its credentials (or PILCROW_MESH, PILCROW_NATS_*): the nodes join over NATS, no distributor runs. */
+  mesh?: NatsSettings;
+  /** Variables every node is started with: the NATS settings (natsEnvironment), none without a mesh. */
+  nodeEnvironment: Record<string, string | undefined>;
+}
+
+/** The processes a plan starts, the distributor first when there is one. */
+export function plannedProcesses(plan: LaunchPlan): PlannedProcess[] {
+  return plan.mesh ? plan.nodes : [plan.distributor, ...plan.nodes];
 }
 
 export function parseLaunchPlan(
@@ -106,6 +129,7 @@ export function parseLaunchPlan(
   const portOf = (role: Exclude<Role, "user">, given: string | undefined) =>
     given === undefined ? defaultPort(role) : parsePort(given, `--${role}-port`);
   const counts = parseInstances(values.instances as string[] | undefined ?? []);
+  const mesh = checked(() => readNatsSettings(values, environment));
   const plan: LaunchPlan = {
     runtime: parseRuntime(str(values.runtime) ?? currentRuntime),
     logFormat: checked(() => parseLogFormat(str(values.log) ?? environment("PILCROW_LOG"))),
@@ -134,9 +158,11 @@ export function parseLaunchPlan(
       ),
       ...userServices(values.service as string[] | undefined ?? [], cwd, serviceArgs),
     ],
+    ...(mesh && { mesh }),
+    nodeEnvironment: mesh ? natsEnvironment(mesh) : {},
   };
   if (values.timeout !== undefined) parseDuration(str(values.timeout)!, "--timeout");
-  checkDistinctPorts([plan.distributor, ...plan.nodes]);
+  checkDistinctPorts(plannedProcesses(plan));
   return plan;
 }
 

@@ -2,6 +2,7 @@
  * Runs a launch plan: the distributor first, then — once it listens, on the port it really got — the gateway and
  * the services, each under its own supervisor. Stops them in the reverse order: the gateway and the services first,
  * the distributor last, so that none of them loses the registry and starts reconnecting while it is being stopped.
+ * With a NATS mesh there is no distributor: the nodes start at once, and meet over NATS.
  */
 import process from "node:process";
 import type { Logger } from "../log.ts";
@@ -23,28 +24,31 @@ export class System {
   /** The reason, when a process cannot be kept running (see Supervisor). */
   readonly failed: Promise<string>;
   #fail!: (reason: string) => void;
-  #distributor: Supervisor;
+  #distributor?: Supervisor;
   #nodes: Supervisor[] = [];
   #stopping = false;
 
   constructor(readonly plan: LaunchPlan, readonly options: SystemOptions) {
     this.failed = new Promise((resolve) => this.#fail = resolve);
-    this.#distributor = this.#supervise(plan.distributor, []);
-    this.#distributor.start();
+    passToChildren(plan.nodeEnvironment);
+    if (!plan.mesh) {
+      this.#distributor = this.#supervise(plan.distributor, []);
+      this.#distributor.start();
+    }
     this.up = this.#startNodes();
   }
 
   async stop(): Promise<void> {
     this.#stopping = true;
-    for (const supervisor of [this.#distributor, ...this.#nodes]) supervisor.stopRestarting();
+    for (const supervisor of [this.#distributor, ...this.#nodes]) supervisor?.stopRestarting();
     await Promise.all(this.#nodes.map((node) => node.stop()));
-    await this.#distributor.stop();
+    await this.#distributor?.stop();
   }
 
   async #startNodes(): Promise<ListenAddress> {
-    const distributor = await this.#distributor.listening;
+    const distributor = await this.#distributor?.listening;
     if (this.#stopping) return never;
-    const meshArgs = ["--distributor", reachable(distributor)];
+    const meshArgs = distributor ? ["--distributor", reachable(distributor)] : [];
     this.#nodes = this.plan.nodes.map((node) => this.#supervise(node, meshArgs));
     for (const node of this.#nodes) node.start();
     const addresses = await Promise.all(this.#nodes.map((node) => node.listening));
@@ -68,6 +72,18 @@ export class System {
       readyTimeoutMs,
       gaveUp: this.#fail,
     });
+  }
+}
+
+/**
+ * Puts the plan's variables for the nodes (the NATS settings) into the launcher's own environment, which every
+ * child inherits (Supervisor spawns with it): they reach the children without appearing in any argv. Unset
+ * entries are removed, so a variable the launcher was started with cannot add to what the plan decided.
+ */
+function passToChildren(variables: Record<string, string | undefined>): void {
+  for (const [name, value] of Object.entries(variables)) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
   }
 }
 

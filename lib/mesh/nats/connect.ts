@@ -1,31 +1,152 @@
 /**
- * The NATS side of a node: where the NATS servers are and how to prove who it is (settings read from flags and the
- * environment), and the one connection a node keeps to them.
+ * The one connection a node keeps to NATS. The first connect waits for the servers as a node waits for the
+ * distributor: a node started before NATS joins when it comes. A server that answers but refuses the node (its
+ * credentials, its certificate) is not waited for: that is a mistake no retry fixes. Once connected, nats.js
+ * reconnects for ever, and each change is logged: server addresses only, never a credential (nats.js writes
+ * nothing itself unless its `debug` option is set, which is never done here: that prints the CONNECT line).
  */
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import {
+  type Authenticator,
+  AuthorizationError,
+  credsAuthenticator,
+  errors,
+  type NatsConnection,
+  tokenAuthenticator,
+  UserAuthenticationExpiredError,
+  usernamePasswordAuthenticator,
+} from "@nats-io/nats-core";
+import { connect, type ConnectionOptions } from "@nats-io/transport-node";
+import { Backoff, RECONNECT_BACKOFF } from "../../backoff.ts";
 import type { Logger } from "../../log.ts";
+import type { NatsAuth, NatsSettings, NatsTls } from "./settings.ts";
 
 export type { NatsConnection };
+export { type NatsSettings, parseMesh } from "./settings.ts";
 
-/** `--mesh nats://host:4222[,nats://host2:4222…]` (PILCROW_MESH), with how to authenticate and encrypt. */
-export interface NatsSettings {
-  servers: string[];
+/**
+ * Connects a node to NATS, waiting for the servers to come up, then reconnecting for ever. `stop` ends the wait
+ * (a node stopped before NATS came): the promise then rejects, and a connection made meanwhile is closed.
+ */
+export async function connectNats(
+  settings: NatsSettings,
+  log: Logger,
+  name: string,
+  stop?: AbortSignal,
+): Promise<NatsConnection> {
+  const options = connectionOptions(settings, name);
+  const where = settings.servers.join(", ");
+  const backoff = new Backoff(RECONNECT_BACKOFF);
+  const stopped = () => new Error(`${name} stopped before NATS at ${where} was reached`);
+  for (let attempt = 1;; attempt++) {
+    if (stop?.aborted) throw stopped();
+    try {
+      const connection = await connect(options);
+      if (stop?.aborted) {
+        await connection.close();
+        throw stopped();
+      }
+      log.info("NATS connected", connection.getServer());
+      void logStatus(connection, log);
+      return connection;
+    } catch (error) {
+      if (stop?.aborted) throw stopped();
+      const refusal = refusalOf(error);
+      if (refusal !== undefined) throw new Error(`NATS at ${where} refused ${name}: ${refusal}`);
+      // One line per round over every server: nats.js tries each once per connect().
+      const delayMs = backoff.next();
+      log.warn("NATS not reachable yet", where, `attempt ${attempt}`, reasonOf(error), `retrying in ${delayMs} ms`);
+      await sleep(delayMs, stop);
+    }
+  }
 }
 
-/** The servers of `--mesh` (or PILCROW_MESH): a comma-separated list of nats:// URLs. */
-export function parseMesh(text: string): NatsSettings {
-  const servers = text.split(",").map((server) => server.trim()).filter((server) => server !== "");
-  return { servers };
-}
-
-/** Connects a node to NATS, reconnecting for ever once connected. */
-export function connectNats(settings: NatsSettings, log: Logger, name: string): Promise<NatsConnection> {
-  log.debug("connecting to NATS", settings.servers.length);
-  return connect({
+function connectionOptions(settings: NatsSettings, name: string): ConnectionOptions {
+  return {
     servers: settings.servers,
     name,
+    // Per attempt, nats.go's default: a handshake takes milliseconds, and a frozen server must not hold a node
+    // (nor its move to the next server) for nats.js's default 20 s.
+    timeout: 2000,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     reconnectJitter: 100,
+    reconnectJitterTLS: 250,
+    ...(settings.auth && { authenticator: authenticatorOf(settings.auth) }),
+    ...(settings.tls && { tls: tlsOptionsOf(settings.tls) }),
+  };
+}
+
+function authenticatorOf(auth: NatsAuth): Authenticator {
+  switch (auth.kind) {
+    case "user":
+      return usernamePasswordAuthenticator(auth.user, auth.password.reveal());
+    case "token":
+      return tokenAuthenticator(auth.token.reveal());
+    case "creds":
+      return credsAuthenticator(new TextEncoder().encode(auth.creds.reveal()));
+  }
+}
+
+/** The PEM texts read at start-up, not the files: what the node checked is what it uses. */
+function tlsOptionsOf(tls: NatsTls) {
+  return {
+    ...(tls.ca && { ca: tls.ca.pem }),
+    ...(tls.cert && { cert: tls.cert.pem }),
+    ...(tls.key && { key: tls.key.pem }),
+  };
+}
+
+/**
+ * Why a server that answered refused us, or undefined when it may just not be there yet. TLS failures come from
+ * node:tls with a code (a certificate not trusted, a name that does not match, a client certificate refused by
+ * the server: an SSL alert); nats.js says itself when TLS is missing on one side.
+ */
+function refusalOf(error: unknown): string | undefined {
+  if (error instanceof AuthorizationError || error instanceof UserAuthenticationExpiredError) {
+    return `${error.message} (check the NATS user and password, token or creds file)`;
+  }
+  if (!(error instanceof Error)) return undefined;
+  const code = (error as { code?: unknown }).code;
+  const tlsCode = typeof code === "string"
+    && (/^ERR_SSL_|^ERR_TLS_|CERT|SELF_SIGNED|UNABLE_TO_|HOSTNAME|ALTNAME/.test(code));
+  if (tlsCode || /\btls\b|certificate|handshake/i.test(error.message)) return `TLS failed: ${error.message}`;
+  if (error instanceof errors.InvalidArgumentError) return error.message;
+  return undefined;
+}
+
+function sleep(ms: number, stop?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      stop?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    stop?.addEventListener("abort", done);
   });
+}
+
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function logStatus(connection: NatsConnection, log: Logger): Promise<void> {
+  for await (const status of connection.status()) {
+    switch (status.type) {
+      case "disconnect":
+        log.warn("NATS disconnected", status.server);
+        break;
+      case "reconnect":
+        log.info("NATS reconnected", status.server);
+        break;
+      case "ldm":
+        log.warn("NATS server is going away (lame duck mode)", status.server);
+        break;
+      case "error":
+        log.warn("NATS error", status.error.message);
+        break;
+    }
+  }
+  const error = await connection.closed();
+  if (error) log.error("NATS connection closed", error.message);
 }
