@@ -1,12 +1,13 @@
 /**
  * The servers under test, each started as real processes on free ports on 127.0.0.1: the whole Pilcrow system on
- * one runtime, the bare Hono app, Moleculer with moleculer-web (on Node, over TCP or NATS), the TCP echo server, and two services
- * that call each other through a distributor.
+ * one runtime (its mesh over TCP with a distributor, or over NATS), the bare Hono app, Moleculer with moleculer-web
+ * (on Node, over TCP or NATS), the TCP echo server, and two services that call each other through a distributor.
  */
 import process from "node:process";
 import type { RuntimeName } from "../../lib/runtime/mod.ts";
 import { type RunningProcess, startProcess, stopAll } from "../../tests/support/processes.ts";
-import { startSystem, uniformMesh } from "../../tests/support/system.ts";
+import { startNatsSystem, startSystem, uniformMesh } from "../../tests/support/system.ts";
+import type { PrivateNats } from "./private-nats.ts";
 
 export interface Contender {
   /** Where it is reached: `http://127.0.0.1:PORT`, or `tcp://…` for the echo server. */
@@ -15,7 +16,16 @@ export interface Contender {
   processes: Map<string, RunningProcess>;
   /** The names of those a request goes through, whose CPU use is reported. */
   requestPath: string[];
+  /** Servers on the request path that are not Pilcrow's processes (the nats-server): their process ids, by name. */
+  otherPids?: Map<string, number>;
   stop(): Promise<void>;
+}
+
+/** The process id of a process on the contender's request path. */
+export function pidOf(contender: Contender, name: string): number {
+  const pid = contender.processes.get(name)?.child.pid ?? contender.otherPids?.get(name);
+  if (pid === undefined) throw new Error(`no process ${name} in this contender`);
+  return pid;
 }
 
 const url = (running: RunningProcess) => `http://127.0.0.1:${running.port}`;
@@ -44,6 +54,25 @@ export async function startPilcrow(
       ...system.services,
     ]),
     requestPath: ["gate", "goods"],
+    stop: () => system.stop(),
+  };
+}
+
+/**
+ * The same gate, goods, members and purchases on `runtime` and the same store (SQLite file, new data directory),
+ * meshed over NATS (`--mesh`, no distributor) through `nats`: every request goes gate → nats-server → goods and
+ * back, so the server's CPU is reported with theirs. The mesh name (PILCROW_MESH_NAME) is this run's own.
+ */
+export async function startPilcrowOverNats(runtime: RuntimeName, nats: PrivateNats): Promise<Contender> {
+  const system = await startNatsSystem({
+    mesh: uniformMesh(runtime),
+    nats: { url: nats.url, name: `bench${process.pid}${runtime}` },
+  });
+  return {
+    url: system.url,
+    processes: new Map([["gate", system.gate], ...system.services]),
+    requestPath: ["gate", "goods", "nats-server"],
+    otherPids: new Map([["nats-server", nats.pid]]),
     stop: () => system.stop(),
   };
 }

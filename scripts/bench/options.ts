@@ -1,8 +1,9 @@
 /**
  * `npm run bench [-- --quick] [-- --seconds N] [-- --runtimes node,bun,deno] [-- --calls-only] [-- --growth-only]
- * [-- --growth-nodes 10,100,1000]`: the full run measures each HTTP figure and each call figure for 10 s after a 3 s
- * warm-up, and 8 joins per mesh size; `--quick` takes 3 s after 1 s and 2 joins, for a check that everything works;
- * `--calls-only` measures only the calls between two services, `--growth-only` only how the mesh's cost grows.
+ * [-- --nats-only] [-- --growth-nodes 10,100,1000]`: the full run measures each HTTP figure and each call figure for
+ * 10 s after a 3 s warm-up, and 8 joins per mesh size; `--quick` takes 3 s after 1 s and 2 joins, for a check that
+ * everything works; `--calls-only` measures only the calls between two services, `--growth-only` only how the
+ * mesh's cost grows, `--nats-only` only GET /goods through the gateway over TCP and over NATS.
  */
 import { parseArgs } from "node:util";
 import type { RuntimeName } from "../../lib/runtime/mod.ts";
@@ -19,6 +20,8 @@ export interface BenchOptions {
   callsOnly: boolean;
   /** Only the mesh-growth figures (no need for wrk). */
   growthOnly: boolean;
+  /** Only GET /goods through the gateway with its mesh over TCP and over NATS, per runtime. */
+  natsOnly: boolean;
   growth: GrowthSettings;
   /** Seconds each in-process codec figure runs, and each TCP hop figure. */
   codecSeconds: number;
@@ -38,6 +41,7 @@ export function parseBenchOptions(args: string[]): BenchOptions {
       quick: { type: "boolean", default: false },
       "calls-only": { type: "boolean", default: false },
       "growth-only": { type: "boolean", default: false },
+      "nats-only": { type: "boolean", default: false },
       "growth-nodes": { type: "string", default: "10,100,1000" },
       seconds: { type: "string" },
       runtimes: { type: "string", default: RUNTIMES.join(",") },
@@ -57,8 +61,9 @@ export function parseBenchOptions(args: string[]): BenchOptions {
   if (growthNodes.some((nodes) => !Number.isInteger(nodes) || nodes < 2 || nodes > 1000)) {
     throw new Error(`--growth-nodes must be whole numbers from 2 to 1000, not ${values["growth-nodes"]}`);
   }
-  if (values["calls-only"] && values["growth-only"]) {
-    throw new Error("--calls-only and --growth-only exclude each other");
+  const only = ["calls-only", "growth-only", "nats-only"] as const;
+  if (only.filter((name) => values[name]).length > 1) {
+    throw new Error(`${only.map((name) => `--${name}`).join(", ")} exclude each other`);
   }
   return {
     runtimes: runtimes as RuntimeName[],
@@ -66,6 +71,7 @@ export function parseBenchOptions(args: string[]): BenchOptions {
     calls: { warmupSeconds: quick ? 1 : 3, seconds, inFlight: 100 },
     callsOnly: values["calls-only"] === true,
     growthOnly: values["growth-only"] === true,
+    natsOnly: values["nats-only"] === true,
     growth: { nodes: growthNodes, rounds: quick ? 2 : 8, runtime: "node" },
     codecSeconds: quick ? 1 : 3,
     tcpSeconds: quick ? 1 : 5,

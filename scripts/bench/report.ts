@@ -31,6 +31,11 @@ export interface Results {
   options: BenchOptions;
   bodyBytes: number;
   gateway: Partial<Record<RuntimeName, HttpFigure>>;
+  /** The same GET /goods through the same system with its mesh over NATS (`--mesh`, a private nats-server). */
+  natsGateway: Partial<Record<RuntimeName, HttpFigure>>;
+  /** That nats-server's version; or why there are no figures over NATS (none could be started). */
+  natsServer?: string;
+  natsSkipped?: string;
   bare: Partial<Record<RuntimeName, HttpFigure>>;
   moleculer?: { versions: string; result: HttpFigure };
   /** The same Moleculer over its NATS transporter. */
@@ -94,6 +99,7 @@ function header(results: Results): string {
   if (options.growthOnly) return [...lines, "- how the mesh's cost grows only (`--growth-only`)"].join("\n");
   return [
     ...lines,
+    ...(options.natsOnly ? ["- the gateway over TCP and over NATS only (`--nats-only`)"] : []),
     `- load generator: ${results.loadGenerator}, ${http.threads} thread, ${http.connections} connections (keep-alive), `
     + `${http.warmupSeconds} s warm-up then ${http.seconds} s measured per figure`,
     `- the load generator runs on the same ${machine.cores} cores as the servers it measures: every HTTP figure is what `
@@ -141,6 +147,49 @@ function httpSection(results: Results): string {
       ],
       rows,
     ),
+  ].join("\n");
+}
+
+function meshesSection(results: Results): string {
+  const rows: string[][] = [];
+  for (const runtime of results.options.runtimes) {
+    const tcp = results.gateway[runtime];
+    const nats = results.natsGateway[runtime];
+    if (!tcp) continue;
+    // Without a nats-server (see the line under the table) the TCP figures are still shown: `--nats-only` has no
+    // other table for them.
+    const overNats = nats
+      ? [...latencyRow(nats), percent(nats.requestsPerSecond / tcp.requestsPerSecond)]
+      : ["—", "—", "—", "—", "—"];
+    rows.push([LABEL[runtime], ...latencyRow(tcp), ...overNats]);
+  }
+  const skipped = results.natsSkipped === undefined ? [] : [`No figures over NATS: ${results.natsSkipped}`];
+  if (rows.length === 0) return skipped.join("");
+  return [
+    "GET /goods through the gateway, its mesh over TCP or over NATS: the same gate, goods, members and purchases on "
+    + "one runtime and the same store (SQLite file), the gateway reaching goods over a TCP connection (found through "
+    + "the distributor, which is off the request path) or over NATS (`--mesh`, no distributor: every request goes "
+    + `gate → nats-server → goods and back, through a private nats-server${
+      results.natsServer ? ` ${results.natsServer}` : ""
+    } that nothing else `
+    + "uses, whose CPU is shown with theirs)",
+    "",
+    table(
+      [
+        "runtime",
+        "over TCP req/s",
+        "p50 ms",
+        "p99 ms",
+        "CPU (of one core)",
+        "over NATS req/s",
+        "p50 ms",
+        "p99 ms",
+        "CPU",
+        "NATS / TCP",
+      ],
+      rows,
+    ),
+    ...skipped.flatMap((line) => ["", line]),
   ].join("\n");
 }
 
@@ -359,6 +408,7 @@ export function renderReport(results: Results): string {
   return [
     header,
     httpSection,
+    meshesSection,
     storesSection,
     callsSection,
     moleculerSection,

@@ -1,10 +1,11 @@
 /**
  * `npm run bench`: every figure of BENCHMARKS.md, measured in one run on this machine, printed as one report on
- * stdout (progress goes to stderr). Per runtime: the gateway and the bare Hono app under wrk, GET and POST /goods
- * on each store (SQLite file, SQLite in memory, MySQL when one answers), the idle memory of each process, and
- * calls between two services; Moleculer on Node over TCP and over NATS (NATS_URL, default nats://127.0.0.1:4222);
- * the codec and the TCP hop on their own; how the mesh's cost grows with its size, over the distributor and NATS.
- * See options.ts for `--quick`, `--calls-only` and `--growth-only`.
+ * stdout (progress goes to stderr). Per runtime: the gateway and the bare Hono app under wrk, the gateway with its
+ * mesh over NATS (a private nats-server) beside it over TCP, GET and POST /goods on each store (SQLite file, SQLite
+ * in memory, MySQL when one answers), the idle memory of each process, and calls between two services; Moleculer
+ * on Node over TCP and over NATS (NATS_URL, default nats://127.0.0.1:4222); the codec and the TCP hop on their own;
+ * how the mesh's cost grows with its size, over the distributor and NATS.
+ * See options.ts for `--quick`, `--calls-only`, `--growth-only` and `--nats-only`.
  */
 import { readFileSync } from "node:fs";
 import process from "node:process";
@@ -15,10 +16,12 @@ import { delay, ROOT } from "../../tests/support/processes.ts";
 import { measureCalls } from "./calls.ts";
 import {
   type Contender,
+  pidOf,
   startBareHono,
   startCallPair,
   startMoleculer,
   startPilcrow,
+  startPilcrowOverNats,
   startTcpEcho,
   type StoreChoice,
 } from "./contenders.ts";
@@ -27,6 +30,7 @@ import { describeMachine } from "./machine.ts";
 import { measureInChild } from "./measure-child.ts";
 import { measureMeshGrowth } from "./mesh-growth.ts";
 import { parseBenchOptions } from "./options.ts";
+import { startPrivateNats } from "./private-nats.ts";
 import { cpuSeconds, residentMiB } from "./proc.ts";
 import {
   type CodecResult,
@@ -41,21 +45,26 @@ import { type Load, measure, warmUp, wrkVersion } from "./wrk.ts";
 
 const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
 
+/** Something the bench started and must stop: a contender, or the private nats-server under one. */
+interface Stoppable {
+  stop(): Promise<void>;
+}
+
 /** What is running now, so that an interrupted run leaves no process behind. */
-const running = new Set<Contender>();
+const running = new Set<Stoppable>();
 onShutdownSignal(async () => {
-  await Promise.all([...running].map((contender) => contender.stop()));
+  await Promise.all([...running].map((started) => started.stop()));
   exit(130);
 });
 
-async function using<T>(start: Promise<Contender>, use: (contender: Contender) => Promise<T>): Promise<T> {
-  const contender = await start;
-  running.add(contender);
+async function using<S extends Stoppable, T>(start: S | Promise<S>, use: (started: S) => Promise<T>): Promise<T> {
+  const started = await start;
+  running.add(started);
   try {
-    return await use(contender);
+    return await use(started);
   } finally {
-    running.delete(contender);
-    await contender.stop();
+    running.delete(started);
+    await started.stop();
   }
 }
 
@@ -85,6 +94,7 @@ const results: Results = {
   options,
   bodyBytes: 0,
   gateway: {},
+  natsGateway: {},
   bare: {},
   calls: {},
   codec: {},
@@ -102,7 +112,7 @@ async function measureGoods(contender: Contender, what: string, load: Load = "ge
   if (load === "get") await checkList(contender.url);
   progress(`${what}: ${options.http.warmupSeconds} s warm-up, ${options.http.seconds} s measured`);
   await warmUp(url, options.http, load);
-  const pids = contender.requestPath.map((name) => [name, contender.processes.get(name)!.child.pid] as const);
+  const pids = contender.requestPath.map((name) => [name, pidOf(contender, name)] as const);
   const cpuBefore = pids.map(([, pid]) => cpuSeconds(pid));
   const measuredFrom = performance.now();
   const result = await measure(url, options.http, load);
@@ -138,6 +148,40 @@ async function measureOtherStores(runtime: RuntimeName): Promise<void> {
     figures.mysql = await measureStore(runtime, { kind: "mysql", url: database.url });
   } finally {
     await database.drop();
+  }
+}
+
+/**
+ * GET /goods through the same system with its mesh over NATS, on a nats-server of its own that nothing else uses;
+ * where none can be started (no nats-server installed), the reason goes into the report instead.
+ */
+async function measureGatewayOverNats(runtime: RuntimeName): Promise<void> {
+  if (results.natsSkipped !== undefined) return;
+  progress(`${runtime}: starting a private nats-server, then gate, goods, members, purchases over NATS`);
+  const nats = await startPrivateNats().catch((error: Error) => error);
+  if (nats instanceof Error) {
+    results.natsSkipped = nats.message;
+    progress(`no figures over NATS: ${nats.message}`);
+    return;
+  }
+  results.natsServer = nats.version;
+  await using(nats, () =>
+    using(startPilcrowOverNats(runtime, nats), async (pilcrow) => {
+      await postGoods(pilcrow.url);
+      results.natsGateway[runtime] = await measureGoods(pilcrow, `${runtime}: gateway over NATS`);
+    }));
+}
+
+/** `--nats-only`: per runtime, GET /goods through the gateway over TCP (distributor), then over NATS. */
+async function measureGatewayOverBothMeshes(): Promise<void> {
+  for (const runtime of options.runtimes) {
+    progress(`${runtime}: starting distributor, gate, goods, members, purchases`);
+    results.gateway[runtime] = await using(startPilcrow(runtime), async (pilcrow) => {
+      await postGoods(pilcrow.url);
+      results.bodyBytes = await checkList(pilcrow.url);
+      return await measureGoods(pilcrow, `${runtime}: gateway over TCP`);
+    });
+    await measureGatewayOverNats(runtime);
   }
 }
 
@@ -184,6 +228,7 @@ async function measureEverything(): Promise<void> {
       const post = await measureGoods(pilcrow, `${runtime}: gateway, POST /goods`, "post-goods");
       results.stores[runtime] = { "sqlite file": { get, post } };
     });
+    await measureGatewayOverNats(runtime);
     await measureOtherStores(runtime);
     results.bare[runtime] = await using(startBareHono(runtime), (bare) => measureGoods(bare, `${runtime}: bare Hono`));
   }
@@ -226,6 +271,7 @@ async function measureEverything(): Promise<void> {
 
 if (options.callsOnly) await measureServiceCalls();
 else if (options.growthOnly) await measureGrowth();
+else if (options.natsOnly) await measureGatewayOverBothMeshes();
 else await measureEverything();
 
 results.seconds = (Date.now() - started) / 1000;

@@ -24,9 +24,9 @@ import { connectNats } from "../../../lib/mesh/nats/connect.ts";
 import { joinPresence } from "../../../lib/mesh/nats/presence.ts";
 import { respondOnNats } from "../../../lib/mesh/nats/responder.ts";
 import { isPing, PILCROW_PROTOCOL, pong } from "../../../lib/wire/heartbeat.ts";
+import { startPrivateNats } from "../private-nats.ts";
 import type { GrowthFigure } from "./distributor-growth.ts";
 import { median, waitUntil } from "./poll.ts";
-import { startPrivateNats } from "./private-nats.ts";
 
 export interface NatsGrowthFigure extends GrowthFigure {
   /** Bytes the server wrote for one join, protocol lines included (bytesPerChange: message payloads only). */
