@@ -75,6 +75,9 @@ describe("NATS settings", () => {
       ],
       [["--mesh", `nats://a:${PASSWORD}@h:1,nats://a:other@h:2`], /different credentials/],
       [["--nats-token-file", file("token", TOKEN)], /without --mesh/],
+      [["--mesh", "nats://h:4222", "--mesh-name", "a.b"], /--mesh-name .* letters, digits/],
+      [["--mesh", "nats://h:4222", "--mesh-name", ">"], /--mesh-name/],
+      [["--mesh-name", "shop"], /without --mesh/],
     ];
     for (const [args, expected] of cases) {
       const message = usageErrorOf(args);
@@ -112,6 +115,7 @@ describe("NATS settings", () => {
     }
     assert.deepEqual(plan.nodeEnvironment, {
       [NATS_VARIABLES.mesh]: "nats://127.0.0.1:4222",
+      [NATS_VARIABLES.name]: "pilcrow",
       [NATS_VARIABLES.user]: "alice",
       [NATS_VARIABLES.password]: PASSWORD,
       [NATS_VARIABLES.token]: undefined,

@@ -17,6 +17,13 @@ export const NATS_OPTIONS: OptionTable = [
     env: "PILCROW_MESH",
     description: "join the mesh over these NATS servers (no distributor needed); tls://… for TLS",
   },
+  {
+    name: "mesh-name",
+    value: "NAME",
+    env: "PILCROW_MESH_NAME",
+    default: "pilcrow",
+    description: "the mesh's name on NATS: the first token of its subjects",
+  },
   { name: "nats-user", value: "NAME", env: "PILCROW_NATS_USER", description: "the NATS user (with a password)" },
   {
     name: "nats-password-file",

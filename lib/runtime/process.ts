@@ -68,18 +68,31 @@ export function signalProcess(pid: number | undefined, signal: NodeJS.Signals | 
   }
 }
 
+/** The files a process reads beyond the project: TLS for the TCP mesh and for NATS, and NATS credentials. */
+const FILE_VARIABLES = [
+  "PILCROW_TLS_CERT",
+  "PILCROW_TLS_KEY",
+  "PILCROW_TLS_CA",
+  "PILCROW_NATS_CREDS",
+  "PILCROW_NATS_TLS_CA",
+  "PILCROW_NATS_TLS_CERT",
+  "PILCROW_NATS_TLS_KEY",
+];
+
 /**
  * The narrowest Deno permissions Pilcrow's processes run with: the network (listen, connect to the mesh
  * and to MySQL), environment variables (PILCROW_*, MYSQL_URL…), and reading the project directory (the
- * sources and node_modules; the process is started there) and the TLS files PILCROW_TLS_* name, which
- * usually live elsewhere. A service given `--data-dir` is also allowed to read and write that directory, and only
+ * sources and node_modules; the process is started there) and the files PILCROW_TLS_* and PILCROW_NATS_CREDS,
+ * _TLS_* name, which usually live elsewhere. Read from the environment when a child is started (runtimeCommand):
+ * the launcher puts the NATS settings it was given as flags there for its children. A service given `--data-dir` is also allowed to read and write that directory, and only
  * that (see runtimeCommand).
  */
-export const DENO_PERMISSIONS: string[] = [
-  "--allow-net",
-  "--allow-env",
-  `--allow-read=${[".", ...tlsFiles()].join(",")}`,
-];
+export function denoPermissions(): string[] {
+  return ["--allow-net", "--allow-env", `--allow-read=${[".", ...namedFiles()].join(",")}`];
+}
+
+/** denoPermissions() as the environment was when this module loaded. */
+export const DENO_PERMISSIONS: string[] = denoPermissions();
 /**
  * The launcher also runs its children, and may run only them: Deno itself, or Bun or Node (--runtime). Deno 2
  * takes the binaries' paths (the real path: not a symlink to it) or, for node, a name looked up in PATH.
@@ -98,10 +111,8 @@ function childRuntimes(): string[] {
   return [...installed, "node"];
 }
 
-function tlsFiles(): string[] {
-  return ["PILCROW_TLS_CERT", "PILCROW_TLS_KEY", "PILCROW_TLS_CA"].map((name) => process.env[name] ?? "").filter(
-    Boolean,
-  );
+function namedFiles(): string[] {
+  return FILE_VARIABLES.map((name) => (process.env[name] ?? "").replaceAll(",", ",,")).filter(Boolean);
 }
 
 /**
@@ -112,13 +123,13 @@ export function runtimeCommand(
   runtime: RuntimeName,
   file: string,
   args: string[] = [],
-  denoPermissions = DENO_PERMISSIONS,
+  permissions: string[] = denoPermissions(),
 ): string[] {
   switch (runtime) {
     case "bun":
       return [binary("bun"), "run", file, ...args];
     case "deno":
-      return [binary("deno"), "run", ...withDataDirectory(denoPermissions, args), file, ...args];
+      return [binary("deno"), "run", ...withDataDirectory(permissions, args), file, ...args];
     case "node":
       // Built JavaScript (an installed package) runs as it is; TypeScript needs tsx's loader, by absolute URL
       // (a bare `--import tsx` would be looked up from the child's cwd).

@@ -5,10 +5,8 @@
  */
 import { errors, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import type { Logger } from "../../log.ts";
+import { exit } from "../../runtime/mod.ts";
 import { connectNats, type NatsSettings } from "./connect.ts";
-
-/** The subjects of one mesh: `<prefix>.presence`, `<prefix>.hello` and one `<prefix>.i.<id>` per instance. */
-export const DEFAULT_SUBJECT_PREFIX = "pilcrow";
 
 export type BusListener = (up: boolean) => void;
 
@@ -22,8 +20,13 @@ export class NatsBus {
   #prefix: string;
   #up = true;
   #listeners = new Set<BusListener>();
+  #closing = false;
+  #lost!: (why: string) => void;
+  /** Settles when the connection closed for good without `close` (nats.js stopped reconnecting): why. */
+  readonly lost: Promise<string> = new Promise((resolve) => this.#lost = resolve);
 
-  constructor(connection: NatsConnection, log: Logger, prefix = DEFAULT_SUBJECT_PREFIX) {
+  /** `prefix`: the mesh's name (settings.ts); its subjects are `<prefix>.presence`, `<prefix>.hello`, `<prefix>.i.<id>`. */
+  constructor(connection: NatsConnection, log: Logger, prefix: string) {
     this.connection = connection;
     this.log = log;
     this.#prefix = prefix;
@@ -50,6 +53,7 @@ export class NatsBus {
 
   /** Closes the connection, after writing what is queued (a last leave). */
   async close(): Promise<void> {
+    this.#closing = true;
     await this.connection.close();
   }
 
@@ -84,6 +88,10 @@ export class NatsBus {
       }
     }
     this.#set(false);
+    if (this.#closing) return;
+    // nats.js gives up only on what retrying cannot mend (authorization refused again and again, say).
+    const error = await this.connection.closed();
+    this.#lost(error instanceof Error ? error.message : "closed");
   }
 
   #set(up: boolean): void {
@@ -93,14 +101,22 @@ export class NatsBus {
   }
 }
 
-/** Connects a node to the NATS mesh of `settings` (`--mesh`), or resolves undefined when it is on TCP alone. */
+/**
+ * Connects a node to the NATS mesh of `settings` (`--mesh`), or resolves undefined when it is on TCP alone. A node
+ * whose connection nats.js closes for good (not by `close`) exits with 1, so that its launcher starts it again.
+ */
 export async function openNatsBus(
   settings: NatsSettings | undefined,
   log: Logger,
   name: string,
 ): Promise<NatsBus | undefined> {
   if (!settings) return undefined;
-  return new NatsBus(await connectNats(settings, log, name), log);
+  const bus = new NatsBus(await connectNats(settings, log, name), log, settings.name);
+  void bus.lost.then((why) => {
+    log.error("NATS connection closed for good; exiting", why);
+    exit(1);
+  });
+  return bus;
 }
 
 /** NATS told the requester that nobody subscribes to the subject: the message went nowhere. */

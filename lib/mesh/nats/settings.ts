@@ -56,6 +56,8 @@ export interface NatsTls {
 export interface NatsSettings {
   /** `nats://host:port` or `tls://host:port`, credentials taken out: safe to log. */
   servers: string[];
+  /** The mesh's name, its subjects' first token (`--mesh-name`): meshes with other names share a server unseen. */
+  name: string;
   auth?: NatsAuth;
   /** Set: every connection is TLS (a `tls://` URL or any `--nats-tls-*` asks for it). */
   tls?: NatsTls;
@@ -64,6 +66,7 @@ export interface NatsSettings {
 /** Each setting's environment variable: the children of the launcher get their settings in these. */
 export const NATS_VARIABLES = {
   mesh: "PILCROW_MESH",
+  name: "PILCROW_MESH_NAME",
   user: "PILCROW_NATS_USER",
   password: "PILCROW_NATS_PASSWORD",
   token: "PILCROW_NATS_TOKEN",
@@ -94,6 +97,7 @@ export function readNatsSettings(flags: Flags, environment: Environment): NatsSe
     return text;
   };
   const mesh = given("mesh", NATS_VARIABLES.mesh);
+  const name = given("mesh-name", NATS_VARIABLES.name);
   const user = given("nats-user", NATS_VARIABLES.user);
   const password = fromFileOrVariable("nats-password-file", NATS_VARIABLES.password, "NATS password");
   const token = fromFileOrVariable("nats-token-file", NATS_VARIABLES.token, "NATS token");
@@ -104,8 +108,14 @@ export function readNatsSettings(flags: Flags, environment: Environment): NatsSe
     key: given("nats-tls-key", NATS_VARIABLES.tlsKey),
   };
   if (mesh === undefined) {
-    const stray = [user, password, token, credsFile, ...Object.values(tlsFiles)].some((value) => value !== undefined);
-    if (stray) throw new Error("NATS credentials or TLS files were given without --mesh (or PILCROW_MESH)");
+    const stray = [name, user, password, token, credsFile, ...Object.values(tlsFiles)].some((value) =>
+      value !== undefined
+    );
+    if (stray) {
+      throw new Error(
+        "NATS settings (a mesh name, credentials, TLS files) were given without --mesh (or PILCROW_MESH)",
+      );
+    }
     return undefined;
   }
   const { servers, auth: inUrls } = parseMesh(mesh);
@@ -126,7 +136,23 @@ export function readNatsSettings(flags: Flags, environment: Environment): NatsSe
     );
   }
   const tls = readTls(tlsFiles, servers.some((server) => server.startsWith("tls://")));
-  return { servers, ...(ways[0] && { auth: ways[0] }), ...(tls && { tls }) };
+  return { servers, name: parseMeshName(name), ...(ways[0] && { auth: ways[0] }), ...(tls && { tls }) };
+}
+
+/** The name of a mesh when none is given. */
+export const DEFAULT_MESH_NAME = "pilcrow";
+
+/** One NATS subject token of letters, digits, `_` and `-`: no `.`, `*` or `>` could widen what a node hears. */
+function parseMeshName(text: string | undefined): string {
+  if (text === undefined) return DEFAULT_MESH_NAME;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(text)) {
+    throw new Error(
+      `--mesh-name (or PILCROW_MESH_NAME) must be 1 to 64 letters, digits, _ or -, not ${
+        JSON.stringify(text.slice(0, 80))
+      }`,
+    );
+  }
+  return text;
 }
 
 /**
@@ -169,6 +195,7 @@ export function natsEnvironment(settings: NatsSettings): Record<string, string |
   const { auth, tls } = settings;
   return {
     [NATS_VARIABLES.mesh]: settings.servers.join(","),
+    [NATS_VARIABLES.name]: settings.name,
     [NATS_VARIABLES.user]: auth?.kind === "user" ? auth.user : undefined,
     [NATS_VARIABLES.password]: auth?.kind === "user" ? auth.password.reveal() : undefined,
     [NATS_VARIABLES.token]: auth?.kind === "token" ? auth.token.reveal() : undefined,

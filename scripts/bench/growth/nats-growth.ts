@@ -45,7 +45,7 @@ export async function measureNatsGrowth(nodes: number, rounds: number, log: Logg
   const nats = await startPrivateNats();
   const buses: NatsBus[] = [];
   const openBus = async (name: string) => {
-    const bus = new NatsBus(await connectNats({ servers: [nats.url] }, log, name), log);
+    const bus = new NatsBus(await connectNats({ servers: [nats.url], name: "growth" }, log, name), log, "growth");
     buses.push(bus);
     return bus;
   };
