@@ -1,12 +1,13 @@
 /**
  * Short fault-injection runs on the runtime under test: nothing hangs and no acknowledged write is lost, on the
- * embedded SQLite store and on MySQL; and clients that retry every failed POST with its Idempotency-Key end with
+ * embedded SQLite store and on MySQL, on the distributor's mesh and on NATS; and clients that retry every failed POST with its Idempotency-Key end with
  * exactly one row per key (0 duplicates, 0 lost).
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type FaultOptions, formatReport, runFaultInjection } from "./support/fault-injection.ts";
 import { skipWithoutMysql } from "./support/mysql.ts";
+import { skipWithoutNats } from "./support/private-nats.ts";
 
 async function run(options: Omit<FaultOptions, "durationMs" | "seed">) {
   const report = await runFaultInjection({ durationMs: 12_000, seed: 7, ...options });
@@ -31,6 +32,11 @@ describe("fault injection", () => {
   it("clients retrying each failed POST with its Idempotency-Key: one row per key, 0 duplicates, 0 lost", {
     timeout: 150_000,
   }, () => run({ retry: true }));
+
+  it("on the NATS mesh, its server stopped and frozen too: 0 hung, 0 acknowledged writes lost", {
+    timeout: 120_000,
+    skip: skipWithoutNats,
+  }, () => run({ mesh: "nats" }));
 
   it("on MySQL, clients retrying with Idempotency-Key: 0 lost, 0 duplicates", {
     timeout: 150_000,

@@ -1,6 +1,7 @@
 /**
  * Fault injection: a steady load through the gateway while instances and the distributor are killed
- * (SIGKILL), frozen (SIGSTOP), stopped gracefully (SIGTERM) and restarted. It counts what the clients saw:
+ * (SIGKILL), frozen (SIGSTOP), stopped gracefully (SIGTERM) and restarted — or, on the NATS mesh, while instances
+ * are and a private nats-server is stopped and restarted, and frozen. It counts what the clients saw:
  * requests sent, succeeded, failed by status, hung (no answer at all — must be 0), and acknowledged writes
  * lost (a POST answered with success whose row is not in the database afterwards — must be 0).
  * Runs on the embedded store (every goods instance opens the same SQLite file in the system's data directory)
@@ -13,8 +14,17 @@
 import type { RuntimeName } from "../../lib/runtime/mod.ts";
 import { openSqliteDatabase } from "../../lib/store/sqlite.ts";
 import { createTestDatabase, type TestDatabase } from "./mysql.ts";
+import { type PrivateNats, startPrivateNats } from "./private-nats.ts";
 import { delay, type RunningProcess, startProcess, stopAll } from "./processes.ts";
-import { call, startSystem, uniformMesh, waitForInstances } from "./system.ts";
+import {
+  call,
+  type MeshSystem,
+  newMeshName,
+  startNatsSystem,
+  startSystem,
+  uniformMesh,
+  waitForInstances,
+} from "./system.ts";
 
 export interface FaultOptions {
   durationMs: number;
@@ -27,6 +37,8 @@ export interface FaultOptions {
   store?: "sqlite" | "mysql";
   /** Every failed POST is sent again with its Idempotency-Key until it succeeds. */
   retry?: boolean;
+  /** The mesh: the distributor's (default), or NATS on a private server that the run stops and freezes. */
+  mesh?: "tcp" | "nats";
 }
 
 export interface FaultReport {
@@ -40,6 +52,7 @@ export interface FaultReport {
   acknowledgedWritesLost: number;
   store: "sqlite" | "mysql";
   retry: boolean;
+  mesh: "tcp" | "nats";
   /** Requests whose connection to an instance was lost (the gateway's log): the faults that could duplicate. */
   connectionsLost: number;
   /** Retry mode: POSTs sent again after a failure. */
@@ -82,15 +95,25 @@ export async function runFaultInjection(options: FaultOptions): Promise<FaultRep
   const retry = options.retry ?? false;
   const database: TestDatabase | undefined = store === "mysql" ? await createTestDatabase("faults") : undefined;
   const heartbeat = ["--heartbeat", String(HEARTBEAT_MS)];
-  const system = await startSystem({
+  const mesh = options.mesh ?? "tcp";
+  const nats: PrivateNats | undefined = mesh === "nats" ? await startPrivateNats() : undefined;
+  const systemOptions = {
     runtime,
     services: ["goods", "purchases"],
     env: database ? { MYSQL_URL: database.url } : {},
     distributorArgs: heartbeat,
     gateArgs: [...heartbeat, "--status", "--timeout", String(GATEWAY_TIMEOUT_MS)],
-  });
+  };
+  let distributor: RunningProcess | undefined;
+  let system: MeshSystem;
+  if (nats) {
+    system = await startNatsSystem({ ...systemOptions, nats: { url: nats.url, name: newMeshName() } });
+  } else {
+    const withDistributor = await startSystem(systemOptions);
+    distributor = withDistributor.distributor;
+    system = withDistributor;
+  }
   const goods: RunningProcess[] = [system.services.get("goods")!];
-  let distributor = system.distributor;
   const faults: string[] = [];
   const report: FaultReport = {
     runtime,
@@ -103,6 +126,7 @@ export async function runFaultInjection(options: FaultOptions): Promise<FaultRep
     acknowledgedWritesLost: 0,
     store,
     retry,
+    mesh,
     connectionsLost: 0,
     retries: 0,
     gaveUp: 0,
@@ -184,7 +208,8 @@ export async function runFaultInjection(options: FaultOptions): Promise<FaultRep
     while (Date.now() < deadline || faults.length < MIN_FAULTS) {
       const index = Math.floor(random() * goods.length);
       const target = goods[index];
-      const choice = Math.floor(random() * 5);
+      // On NATS the second fault is always a restart of the server: the one fault no run may miss.
+      const choice = nats && faults.length === 1 ? 3 : Math.floor(random() * 5);
       if (choice === 0) {
         faults.push(`SIGKILL goods:${target.port}`);
         target.signal("SIGKILL");
@@ -200,18 +225,28 @@ export async function runFaultInjection(options: FaultOptions): Promise<FaultRep
         faults.push(`SIGTERM goods:${target.port}, restart`);
         await target.stop(10_000);
         await restartGoods(index);
+      } else if (nats && choice === 3) {
+        faults.push("stop the NATS server, restart after 1 s");
+        await nats.stop();
+        await delay(1000);
+        await nats.restart();
+      } else if (nats) {
+        faults.push("SIGSTOP the NATS server 1 s");
+        nats.freeze();
+        await delay(1000);
+        nats.thaw();
       } else if (choice === 3) {
         faults.push("SIGKILL distributor, restart after 1 s");
-        const port = distributor.port;
-        distributor.signal("SIGKILL");
-        await distributor.exited;
+        const port = distributor!.port;
+        distributor!.signal("SIGKILL");
+        await distributor!.exited;
         await delay(1000);
         distributor = await startProcess("distributor.ts", [String(port), ...heartbeat], { runtime });
       } else {
         faults.push("SIGSTOP distributor 1 s");
-        distributor.signal("SIGSTOP");
+        distributor!.signal("SIGSTOP");
         await delay(1000);
-        distributor.signal("SIGCONT");
+        distributor!.signal("SIGCONT");
       }
       log(`fault: ${faults.at(-1)} (sent ${report.sent}, succeeded ${report.succeeded}, hung ${report.hung})`);
       await delay(700 + random() * 800);
@@ -256,9 +291,11 @@ export async function runFaultInjection(options: FaultOptions): Promise<FaultRep
     return report;
   } finally {
     stopping = true;
-    for (const process of [...goods, distributor]) process.signal("SIGCONT");
+    for (const process of [...goods, distributor]) process?.signal("SIGCONT");
+    nats?.thaw();
     await stopAll([...goods, distributor]);
     await system.stop();
+    await nats?.destroy();
     await database?.drop();
   }
 }
@@ -270,9 +307,9 @@ async function rowsPerKey(count: Counter, sql: string): Promise<Map<string, numb
 export function formatReport(report: FaultReport): string {
   const failed = Object.entries(report.failedByStatus).map(([status, count]) => `${status}: ${count}`).join(", ");
   return [
-    `runtime                     ${report.runtime}, ${report.store}${
-      report.retry ? ", clients retry with Idempotency-Key" : ""
-    }`,
+    `runtime                     ${report.runtime}, ${report.store}, ${
+      report.mesh === "nats" ? "NATS mesh" : "distributor"
+    }${report.retry ? ", clients retry with Idempotency-Key" : ""}`,
     `duration                    ${(report.durationMs / 1000).toFixed(0)} s, ${report.faults.length} faults`,
     `requests sent               ${report.sent}`,
     `succeeded                   ${report.succeeded}`,
