@@ -63,7 +63,7 @@ system.up.then((gateway) => log.info(`Pilcrow is up: gateway on ${httpUrl(gatewa
 
 const ending = await Promise.race([shutdown, system.failed.then((reason) => ({ reason }))]);
 if ("reason" in ending) log.error(`giving up: ${ending.reason}; stopping everything`);
-else log.info(`${ending.signal}: stopping the gateway and the services, then the distributor`);
+else log.info(`${ending.signal}: stopping the gateway and the services${plan.mesh ? "" : ", then the distributor"}`);
 await system.stop();
 exit("reason" in ending ? 1 : 0);
 

@@ -6,9 +6,11 @@
  * Each test has a mesh name of its own, so tests sharing one server never see each other's instances.
  */
 import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { BookPeer, registration } from "./support/book-peer.ts";
 import { answer, startBookService } from "./support/book-service.ts";
+import { closed, lines, runApiClient, startLauncher, waitForLine } from "./support/launcher.ts";
 import { sharedNatsUrl } from "./support/private-nats.ts";
 import { delay, eventually, type RunningProcess, startProcess, stopAll } from "./support/processes.ts";
 import { call, type MeshSystem, newMeshName, runSpecFlow, startNatsSystem } from "./support/system.ts";
@@ -217,4 +219,57 @@ describe("NATS mesh", () => {
       await stopAll(processes.reverse());
     }
   });
+
+  it(
+    "the launcher with --mesh starts no distributor, serves the book's API client, and keeps NATS settings out of argv",
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      const launcher = await startLauncher(["--ports", "free", "--mesh", NATS_URL, "--mesh-name", newMeshName()]);
+      try {
+        const port = Number(
+          (await waitForLine(launcher, /^Pilcrow is up: gateway on http:\/\/127\.0\.0\.1:(\d+)$/))[1],
+        );
+        const pids = lines(launcher).flatMap((line) => {
+          const match = /^(\S+) started \(pid (\d+)/.exec(line);
+          return match ? [{ name: match[1], pid: Number(match[2]) }] : [];
+        });
+        assert.deepEqual(pids.map(({ name }) => name).sort(), ["gate", "goods", "members", "purchases"]);
+        for (const { name, pid } of pids) {
+          const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+          assert.ok(!argv.some((arg) => /mesh|nats/.test(arg)), `${name}'s argv: ${argv.join(" ")}`);
+          const environment = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+          assert.ok(environment.includes(`PILCROW_MESH=${NATS_URL}`), `${name} is given the mesh in its environment`);
+        }
+        // The gateway routes to every service once each has announced itself (the client needs all three).
+        const system = { url: `http://127.0.0.1:${port}` } as MeshSystem;
+        for (const path of ["/goods", "/members?username=a&password=b", "/purchases?userid=1"]) {
+          await eventually(async () => (await call(system, "GET", path)).status === 200 || undefined, 10_000, path);
+        }
+        const client = await runApiClient(port);
+        assert.equal(client.code, 0, client.output.join("\n"));
+        const exit = closed(launcher);
+        launcher.signal("SIGTERM");
+        assert.equal(await exit, 0);
+        for (const { name, pid } of pids) {
+          assert.ok(
+            !existsSync(`/proc/${pid}/cmdline`) || !isRunning(pid),
+            `${name} stopped`,
+          );
+        }
+      } finally {
+        await stopAll([launcher]);
+      }
+    },
+  );
 });
+
+/** Whether a process is alive (not a zombie waiting for its parent). */
+function isRunning(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
+}
