@@ -7,11 +7,13 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { sharedNatsUrl } from "./support/private-nats.ts";
+import { sharedNats, skipWithoutNats } from "./support/private-nats.ts";
 import { type RunningProcess, startProcess, stopAll } from "./support/processes.ts";
 import { call, type MeshSystem, newMeshName } from "./support/system.ts";
 
-describe("hostile input on the NATS mesh", () => {
+const NATS_URL = (await sharedNats()) ?? "";
+
+describe("hostile input on the NATS mesh", { skip: skipWithoutNats }, () => {
   const name = newMeshName();
   const env = { PILCROW_MESH_NAME: name };
   let intruder: NatsConnection;
@@ -22,13 +24,13 @@ describe("hostile input on the NATS mesh", () => {
   let subject: string;
 
   before(async () => {
-    const mesh = ["--mesh", sharedNatsUrl()];
+    const mesh = ["--mesh", NATS_URL];
     gate = await startProcess("gate.ts", ["0", ...mesh], { env });
     who = await startProcess("tests/support/who-service.ts", ["0", ...mesh], { env });
     const connected = await gate.waitForEvent("instance connected", 10_000);
     subject = connected.details[0] as string;
     system = { url: `http://127.0.0.1:${gate.port}` } as MeshSystem;
-    intruder = await connect({ servers: sharedNatsUrl() });
+    intruder = await connect({ servers: NATS_URL });
   });
 
   after(async () => {

@@ -2,8 +2,8 @@
  * A private nats-server that one test owns, on a free port of 127.0.0.1, so it can stop, restart (on the same
  * port), freeze and thaw it: `const nats = await startPrivateNats(); … await nats.destroy()`. Optionally with
  * authentication (user and password, token, or creds: operator mode, its JWTs and nkeys made here) and TLS (a
- * test CA made here; `verifyClients` for mutual TLS). Tests that need a NATS but never disturb it use the shared
- * one: sharedNatsUrl(). Without nats-server the suites are skipped with a message, except in CI (CI=true).
+ * test CA made here; `verifyClients` for mutual TLS). Tests that need a NATS but never disturb it share one:
+ * sharedNats(). Without nats-server the suites are skipped with a message, except in CI (CI=true).
  *
  * Signals go through process.kill(pid): Deno's ChildProcess.kill delivers only the first signal sent to a child.
  */
@@ -16,11 +16,6 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import process from "node:process";
 import { makeNatsPki, type NatsPki } from "./nats-pki.ts";
-
-/** The NATS every test may use without stopping it: NATS_URL (CI sets it), else the usual local one. */
-export function sharedNatsUrl(): string {
-  return process.env.NATS_URL ?? "nats://127.0.0.1:4222";
-}
 
 function findNatsServer(): string | undefined {
   const directories = [...(process.env.PATH ?? "").split(delimiter).filter(Boolean), "/usr/sbin", "/usr/local/bin"];
@@ -246,4 +241,22 @@ function signal(child: ChildProcess | undefined, name: NodeJS.Signals): void {
   try {
     process.kill(child.pid!, name);
   } catch { /* exited meanwhile */ }
+}
+
+let shared: Promise<string | undefined> | undefined;
+
+/**
+ * The NATS that tests which never disturb it share (each on a mesh name of its own): NATS_URL when set; else the
+ * usual local one, nats://127.0.0.1:4222, when a server answers there; else a private one started once for this
+ * test process; else undefined, when this machine has no nats-server (then `skipWithoutNats` says why).
+ */
+export function sharedNats(): Promise<string | undefined> {
+  shared ??= (async () => {
+    if (process.env.NATS_URL) return process.env.NATS_URL;
+    if (await answers(4222)) return "nats://127.0.0.1:4222";
+    if (!binary) return undefined;
+    // Killed when this process exits (startPrivateNats sees to it).
+    return (await startPrivateNats()).url;
+  })();
+  return shared;
 }
