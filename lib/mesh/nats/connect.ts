@@ -67,6 +67,10 @@ function connectionOptions(settings: NatsSettings, name: string): ConnectionOpti
     // Per attempt, nats.go's default: a handshake takes milliseconds, and a frozen server must not hold a node
     // (nor its move to the next server) for nats.js's default 20 s.
     timeout: 2000,
+    // A server that froze or whose link went half-open is left (for another of the cluster) after two pings
+    // unanswered, 10 to 15 s, not nats.js's default of two 2-minute intervals.
+    pingInterval: 5000,
+    maxPingOut: 2,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     reconnectJitter: 100,
