@@ -9,22 +9,18 @@ import process from "node:process";
 import { helpText, type OptionTable, type ParseArgsOptions, tableOf, wantsHelp } from "./cli/options.ts";
 import { COMMON_OPTIONS } from "./cli/tables.ts";
 import { type CommonConfig, parseCommandLine, UsageError } from "./config.ts";
-import { readyLine, SUPERVISED_VARIABLE } from "./launcher/readiness.ts";
+import { readyLine, type ReceivesAt, SUPERVISED_VARIABLE } from "./launcher/readiness.ts";
 import { createLogger, type Logger } from "./log.ts";
-import {
-  commandLineArguments,
-  environment,
-  exit,
-  type ListenAddress,
-  onInputEnd,
-  onShutdownSignal,
-} from "./runtime/mod.ts";
+import { commandLineArguments, environment, exit, onInputEnd, onShutdownSignal } from "./runtime/mod.ts";
 
 const STOP_LIMIT_MS = 10_000;
 
 export interface Running {
-  /** Where the process listens: reported to the launcher when it is ready (a process without one is never). */
-  readonly address?: ListenAddress;
+  /**
+   * Where the process receives requests — the address it listens on, or its subject on the NATS mesh: reported to
+   * the launcher when it is ready (a process without one is never).
+   */
+  readonly address?: ReceivesAt;
   /** Stops the process's work; the process exits when it resolves. */
   stop(): Promise<void>;
 }

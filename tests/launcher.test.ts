@@ -231,6 +231,9 @@ describe("readiness line", () => {
     assert.deepEqual(readyAddressIn(readyLine(nonce, address).trimEnd(), nonce), address);
     const v6 = { address: "::1", family: "IPv6" as const, port: 1 };
     assert.deepEqual(readyAddressIn(readyLine(nonce, v6).trimEnd(), nonce), v6);
+    // A service on the NATS mesh listens on no port: it is ready at its subject.
+    const onNats = { subject: "pilcrow.i.2f1c7f0e-0d57" };
+    assert.deepEqual(readyAddressIn(readyLine(nonce, onNats).trimEnd(), nonce), onNats);
   });
 
   it("refuses a forged, foreign or malformed line", () => {
@@ -251,6 +254,10 @@ describe("readiness line", () => {
         `${READY_PREFIX}${nonce} {"address":"127.0.0.1","family":"IPv4","port":0}`,
         `${READY_PREFIX}${nonce} {"address":"127.0.0.1","family":"IPv4","port":70000}`,
         `${READY_PREFIX}${nonce} {"address":"127.0.0.1","family":"IPv4","port":1.5}`,
+        `${READY_PREFIX}${nonce} {"subject":""}`,
+        `${READY_PREFIX}${nonce} {"subject":"a b"}`,
+        `${READY_PREFIX}${nonce} {"subject":1}`,
+        `${READY_PREFIX}${nonce} {"subject":"a","port":9010}`,
         ` ${READY_PREFIX}${nonce} ${json}`,
         `[goods] ${READY_PREFIX}${nonce} ${json}`,
         "",

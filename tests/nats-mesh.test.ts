@@ -50,6 +50,11 @@ describe("NATS mesh", { skip: skipWithoutNats }, () => {
   it("runs the book's flow with no distributor; a route never served is 404", async () => {
     const system = await startNatsSystem({ nats: { url: NATS_URL, name: newMeshName() } });
     try {
+      // A service on NATS listens on no port: reached by its subject only, it has no door outside NATS's guard.
+      for (const [name, service] of system.services) {
+        const listen = service.entries.find((entry) => entry.event === "listen")!;
+        assert.deepEqual(Object.keys(listen.details[0] as object), ["subject"], `${name}: ${JSON.stringify(listen)}`);
+      }
       const bodies = await runSpecFlow(system);
       assert.equal(bodies[4].errorcode, 0, JSON.stringify(bodies[4]));
       const unknown = await call(system, "GET", "/nothing");

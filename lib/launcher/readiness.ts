@@ -6,7 +6,9 @@
  * a user's service printing it, a second one) is shown as ordinary output and readies nothing.
  */
 import { randomUUID } from "node:crypto";
-import type { ListenAddress } from "../runtime/mod.ts";
+import type { ReceivesAt } from "../mesh/core.ts";
+
+export type { ReceivesAt };
 
 export const SUPERVISED_VARIABLE = "PILCROW_SUPERVISED";
 export const READY_PREFIX = "pilcrow:ready ";
@@ -16,15 +18,15 @@ export function newNonce(): string {
   return randomUUID();
 }
 
-export function readyLine(nonce: string, address: ListenAddress): string {
+export function readyLine(nonce: string, address: ReceivesAt): string {
   return `${READY_PREFIX}${nonce} ${JSON.stringify(address)}\n`;
 }
 
 /**
- * The address in the control line of the start that was given `nonce`; undefined for any other line (a log line,
- * a control line with another nonce or none, a malformed one).
+ * The address (or NATS subject) in the control line of the start that was given `nonce`; undefined for any other
+ * line (a log line, a control line with another nonce or none, a malformed one).
  */
-export function readyAddressIn(line: string, nonce: string): ListenAddress | undefined {
+export function readyAddressIn(line: string, nonce: string): ReceivesAt | undefined {
   const prefix = `${READY_PREFIX}${nonce} `;
   if (nonce === "" || !line.startsWith(prefix)) return undefined;
   let address;
@@ -32,6 +34,9 @@ export function readyAddressIn(line: string, nonce: string): ListenAddress | und
     address = JSON.parse(line.slice(prefix.length));
   } catch {
     return undefined;
+  }
+  if (typeof address?.subject === "string" && Object.keys(address).length === 1) {
+    return /^[A-Za-z0-9_.-]{1,256}$/.test(address.subject) ? { subject: address.subject } : undefined;
   }
   const valid = typeof address?.address === "string" && (address.family === "IPv4" || address.family === "IPv6")
     && Number.isInteger(address.port) && address.port > 0 && address.port <= 65_535;

@@ -18,9 +18,9 @@ import process from "node:process";
 import type { Writable } from "node:stream";
 import { Backoff, RESTART_BACKOFF } from "../backoff.ts";
 import type { LogFormat, Logger } from "../log.ts";
-import { type ListenAddress, signalProcess, spawnCommand } from "../runtime/mod.ts";
+import { signalProcess, spawnCommand } from "../runtime/mod.ts";
 import { eachLine } from "./lines.ts";
-import { newNonce, readyAddressIn, SUPERVISED_VARIABLE } from "./readiness.ts";
+import { newNonce, readyAddressIn, type ReceivesAt, SUPERVISED_VARIABLE } from "./readiness.ts";
 
 const STARTS_BEFORE_GIVING_UP = 3;
 
@@ -53,9 +53,9 @@ interface Run {
 }
 
 export class Supervisor {
-  /** The address of the first `listen` line. */
-  readonly listening: Promise<ListenAddress>;
-  #announceListening!: (address: ListenAddress) => void;
+  /** Where the process first said it was ready: its address, or its NATS subject. */
+  readonly listening: Promise<ReceivesAt>;
+  #announceListening!: (address: ReceivesAt) => void;
   #port: number;
   #run?: Run;
   #failedStartsInARow = 0;
@@ -121,11 +121,12 @@ export class Supervisor {
     destination.write(format === "json" ? jsonLine(name, line, destination === process.stderr) : `[${name}] ${line}\n`);
   }
 
-  #ready(run: Run, address: ListenAddress): void {
+  #ready(run: Run, address: ReceivesAt): void {
     run.listened = true;
     this.#everReady = true;
     clearTimeout(run.readyTimer);
-    this.#port = address.port;
+    // Started again on the port it got (a NATS service has none: it is reached by its subject).
+    if ("port" in address) this.#port = address.port;
     this.#announceListening(address);
   }
 

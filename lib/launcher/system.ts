@@ -48,12 +48,15 @@ export class System {
   async #startNodes(): Promise<ListenAddress> {
     const distributor = await this.#distributor?.listening;
     if (this.#stopping) return never;
+    if (distributor && !("port" in distributor)) throw new Error("the distributor listens on no port");
     const meshArgs = distributor ? ["--distributor", reachable(distributor)] : [];
     this.#nodes = this.plan.nodes.map((node) => this.#supervise(node, meshArgs));
     for (const node of this.#nodes) node.start();
     const addresses = await Promise.all(this.#nodes.map((node) => node.listening));
     if (this.#stopping) return never;
-    return addresses[this.plan.nodes.findIndex((node) => node.role === "gate")];
+    const gate = addresses[this.plan.nodes.findIndex((node) => node.role === "gate")];
+    if (!("port" in gate)) throw new Error("the gateway listens on no port");
+    return gate;
   }
 
   #supervise(planned: PlannedProcess, extraArgs: string[]): Supervisor {

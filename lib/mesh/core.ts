@@ -6,7 +6,11 @@
  * gives up at the caller's deadline. Callers see only this interface, so the gateway's HTTP face can be
  * tested in-process against a stand-in.
  */
+import type { ListenAddress } from "../runtime/types.ts";
 import type { Packet } from "../wire/packet.ts";
+
+/** Where a node receives requests: the address it listens on, or its own subject on the NATS mesh. */
+export type ReceivesAt = ListenAddress | { subject: string };
 
 /** Why a request got no answer from a service. */
 export type MeshFailure =

@@ -30,6 +30,11 @@ export interface MeshOptions {
   heartbeatMs?: number;
   /** Which listed nodes to connect to (default: all): a service connects only to the instances it calls. */
   connectTo?: (node: NodeInfo) => boolean;
+  /**
+   * Whether this node sends requests (default true): one that never does (a service that calls nobody) keeps no
+   * table of instances on NATS, and asks nobody for one.
+   */
+  callsOthers?: boolean;
 }
 
 export type MeshStatus = PoolStatus;
@@ -69,7 +74,7 @@ export function joinMesh(options: MeshOptions): Mesh {
     presence = joinPresence({
       bus: nats,
       self: subject ? { subject, name, urls, pilcrow: PILCROW_PROTOCOL } : undefined,
-      notified: (nodes) => pool.update(wanted(nodes), 0, "nats"),
+      notified: options.callsOthers === false ? undefined : (nodes) => pool.update(wanted(nodes), 0, "nats"),
     });
   }
   // Keys count up from 0 per process, across all routes (docs/protocol.md §6: the API client's answers show 0 to 7).

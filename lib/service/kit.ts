@@ -8,10 +8,11 @@
 import type { Endpoint } from "../config.ts";
 import type { Contract, RouteKey } from "../contract/contract.ts";
 import type { Logger } from "../log.ts";
+import type { ReceivesAt } from "../mesh/core.ts";
 import { joinMesh } from "../mesh/mesh.ts";
 import type { NatsBus } from "../mesh/nats/bus.ts";
 import { type Responder, respondOnNats } from "../mesh/nats/responder.ts";
-import type { ListenAddress, TcpImplementation } from "../runtime/types.ts";
+import type { TcpImplementation } from "../runtime/types.ts";
 import type { PacketConnection } from "../tcp/connection.ts";
 import { listenPackets } from "../tcp/server.ts";
 import { frameText } from "../wire/codec.ts";
@@ -67,7 +68,8 @@ const NATS_LEAVE_SETTLE_MS = 100;
 export const DEFAULT_MAX_IN_FLIGHT = 1024;
 
 export interface RunningService {
-  readonly address: ListenAddress;
+  /** Where it receives: the address it listens on, or (on NATS, where it listens on no port) its subject. */
+  readonly address: ReceivesAt;
   /** Requests being handled now. */
   readonly inFlight: number;
   /**
@@ -113,7 +115,10 @@ export async function startService<C extends Contract, U extends Contract = neve
       },
     );
   }
-  const server = await listenPackets({
+  const { nats } = options;
+  // On NATS the service is reached by its subject alone: a port too would be a second door, outside NATS's guard.
+  const subject = nats?.instanceSubject(crypto.randomUUID());
+  const server = nats ? undefined : await listenPackets({
     hostname: options.hostname,
     port: options.port,
     log,
@@ -125,15 +130,14 @@ export async function startService<C extends Contract, U extends Contract = neve
       handle(packet, connection);
     },
   });
-  log.info("listen", server.address);
-  const { nats } = options;
-  const subject = nats?.instanceSubject(crypto.randomUUID());
   const responder: Responder | undefined = nats && respondOnNats(nats, subject!, handle);
+  const address: ReceivesAt = server ? server.address : { subject: subject! };
+  log.info("listen", address);
   const mesh = joinMesh({
     distributor: nats ? undefined : options.distributor,
     nats,
     self: {
-      port: server.address.port,
+      port: server?.address.port ?? 0,
       name: contract.name,
       urls: Object.keys(contract.routes),
       ...(options.advertisedHost ? { host: options.advertisedHost } : {}),
@@ -144,19 +148,21 @@ export async function startService<C extends Contract, U extends Contract = neve
     secret: options.secret,
     heartbeatMs: options.heartbeatMs,
     connectTo: (node) => caller.wants(node),
+    callsOthers: (options.uses ?? []).length > 0,
   });
   caller.attach(mesh);
+  /** Pilcrow peers still connected over TCP: they let go once they have dropped this instance. */
+  const peers = () => server ? [...server.connections].filter((connection) => pilcrowPeers.has(connection)).length : 0;
   return {
-    address: server.address,
+    address,
     get inFlight() {
       return inFlight;
     },
     async close(drainMs = DEFAULT_DRAIN_MS) {
       mesh.leave();
       const leftAt = Date.now();
-      await server.stopAccepting();
       const deadline = leftAt + drainMs;
-      const peers = () => [...server.connections].filter((connection) => pilcrowPeers.has(connection)).length;
+      await server?.stopAccepting();
       if (responder) {
         const settled = () => Date.now() - Math.max(leftAt, responder.lastRequestAt) >= NATS_LEAVE_SETTLE_MS;
         while ((inFlight > 0 || !settled()) && Date.now() < deadline) await delay(20);
@@ -167,7 +173,7 @@ export async function startService<C extends Contract, U extends Contract = neve
         log.warn("drain timeout", `${inFlight} request(s) in flight, ${peers()} peer connection(s) open`);
       }
       mesh.close();
-      await server.close();
+      await server?.close();
     },
   };
 }

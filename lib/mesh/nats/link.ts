@@ -148,7 +148,11 @@ export class NatsLink implements InstanceLink {
     this.#events.disconnected(this, error);
   }
 
-  /** The subject has no subscriber: the instance is gone for good (a new start has a new subject). */
+  /**
+   * The subject has no subscriber: the instance is gone for good (a new start has a new subject), and what it was
+   * sent fails now rather than at its timeout — it was killed. (A draining instance unsubscribes only once it has
+   * nothing in flight and nobody has sent it anything for a while: kit.ts, NATS_LEAVE_SETTLE_MS.)
+   */
   #gone(): void {
     if (this.#closed) return;
     this.#down(new Error("no responders"));

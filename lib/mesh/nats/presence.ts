@@ -64,6 +64,8 @@ export function joinPresence(options: PresenceOptions): Presence {
   };
 
   function heard(message: Msg): void {
+    // The server's own status (no responders: a hello when no instance is up yet) has no body; an announcement has.
+    if (message.data.length === 0) return;
     const entry = parseAnnouncement(message, bus);
     if (typeof entry === "string") return log.warn("invalid announcement on NATS", message.subject, entry);
     if (entry.subject === self?.subject) return;
