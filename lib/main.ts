@@ -28,7 +28,8 @@ export interface Running {
 export async function runMain(
   name: string,
   defaultPort: number,
-  start: (config: CommonConfig, log: Logger) => Promise<Running>,
+  /** `stopping` is aborted when a stop is asked for before start-up ends (a node waiting for NATS, say). */
+  start: (config: CommonConfig, log: Logger, stopping: AbortSignal) => Promise<Running>,
   /** The entry's own options: a table, or parseArgs options (then listed in --help without a description). */
   extra: OptionTable | ParseArgsOptions = [],
 ): Promise<void> {
@@ -50,7 +51,11 @@ export async function runMain(
   // ignores a SIGTERM handler registered after the process has listened and written to stdout: it then dies
   // by the signal, skipping the stop.)
   let stopRequested: string | undefined;
-  let stop: (why: string) => unknown = (why) => stopRequested ??= why;
+  const starting = new AbortController();
+  let stop: (why: string) => unknown = (why) => {
+    stopRequested ??= why;
+    starting.abort();
+  };
   // Ctrl-C in a terminal sends SIGINT to the launcher and to every child at once, and systemd (KillMode=control-
   // group), `timeout` or `kill -- -PGID` send SIGTERM so: a supervised child leaves both to the launcher, which
   // stops the gateway and the services first and the distributor last, each by closing its stdin.
@@ -60,9 +65,14 @@ export async function runMain(
   if (supervised) onInputEnd(() => stop("stdin closed: the launcher stops it, or is gone"));
   let running: Running;
   try {
-    running = await start(config, log);
+    running = await start(config, log, starting.signal);
   } catch (error) {
     if (error instanceof UsageError) return usageError(name, error);
+    if (stopRequested !== undefined) {
+      // Asked to stop while starting: nothing to clean up, and no failure.
+      log.info("stopping", stopRequested);
+      return exit(0);
+    }
     log.error("failed to start", (error as Error).message);
     return exit(1);
   }

@@ -9,10 +9,10 @@ import { runMain } from "../lib/main.ts";
 import { openNatsBus } from "../lib/mesh/nats/bus.ts";
 import { environment } from "../lib/runtime/mod.ts";
 
-await runMain("gate", 8000, async (config, log) => {
+await runMain("gate", 8000, async (config, log, stopping) => {
   const timeout = (config.values.timeout as string | undefined) ?? environment("PILCROW_TIMEOUT_MS");
   const bodyLimit = config.values["body-limit"] as string | undefined;
-  const nats = await openNatsBus(config.mesh, log, "gate");
+  const nats = await openNatsBus(config.mesh, log, "gate", stopping);
   // On NATS, the gateway also routes to a distributor's mesh when one is named: how a team moves over.
   const distributorNamed = config.values.distributor !== undefined || environment("PILCROW_DISTRIBUTOR") !== undefined;
   const gateway = await startGateway({

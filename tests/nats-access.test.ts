@@ -78,6 +78,11 @@ describe("NATS settings", () => {
       [["--mesh", "nats://h:4222", "--mesh-name", "a.b"], /--mesh-name .* letters, digits/],
       [["--mesh", "nats://h:4222", "--mesh-name", ">"], /--mesh-name/],
       [["--mesh-name", "shop"], /without --mesh/],
+      [["--mesh="], /--mesh needs a NATS server/],
+      // A password with a character that ends the URL's credentials early, or a comma that splits the list.
+      [["--mesh", `nats://alice:${PASSWORD}/x@127.0.0.1:4222`], /not a valid URL.*percent-encode/],
+      [["--mesh", `nats://alice:${PASSWORD},x@127.0.0.1:4222`], /a URL is not a valid URL|not a NATS server URL/],
+      [["--mesh", `nats://${TOKEN}/x@127.0.0.1:4222`], /percent-encode/],
     ];
     for (const [args, expected] of cases) {
       const message = usageErrorOf(args);

@@ -225,6 +225,23 @@ describe("NATS mesh", { skip: skipWithoutNats }, () => {
     }
   });
 
+  it("a node waiting for NATS to come stops at once when asked, with exit 0", async () => {
+    // Nothing answers on this port: the node keeps trying, as it does for a server that is not up yet.
+    const nowhere = "nats://127.0.0.1:9";
+    for (const entry of ["gate.ts", "goods.ts"]) {
+      const node = await startProcess(entry, ["0", "--mesh", nowhere], { waitForListen: false });
+      try {
+        await node.waitForEvent("NATS not reachable yet", 10_000);
+        const asked = Date.now();
+        node.signal("SIGTERM");
+        assert.equal(await node.exited, 0, `${entry}: ${node.output.join("\n")}`);
+        assert.ok(Date.now() - asked < 3000, `${entry} took ${Date.now() - asked} ms to stop`);
+      } finally {
+        await stopAll([node]);
+      }
+    }
+  });
+
   it(
     "the launcher with --mesh starts no distributor, serves the book's API client, and keeps NATS settings out of argv",
     {

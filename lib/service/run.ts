@@ -76,7 +76,7 @@ export function runService<C extends Contract, U extends Contract = never>(
   contract: C,
   definition: ServiceDefinition<C, U>,
 ): Promise<void> {
-  return runMain(contract.name, definition.port, async (config, log) => {
+  return runMain(contract.name, definition.port, async (config, log, stopping) => {
     requireGuardOffLoopback(config);
     const drain = (config.values.drain as string | undefined) ?? environment("PILCROW_DRAIN_MS");
     const drainMs = drain === undefined ? DEFAULT_DRAIN_MS : parseDuration(drain, "drain");
@@ -93,7 +93,7 @@ export function runService<C extends Contract, U extends Contract = never>(
     const started = await definition.start(context);
     let nats: NatsBus | undefined;
     try {
-      nats = await openNatsBus(config.mesh, log, contract.name);
+      nats = await openNatsBus(config.mesh, log, contract.name, stopping);
       const service = await startService(contract, {
         handlers: started.handlers,
         uses: definition.uses,

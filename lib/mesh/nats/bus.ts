@@ -109,9 +109,11 @@ export async function openNatsBus(
   settings: NatsSettings | undefined,
   log: Logger,
   name: string,
+  /** Aborted: stop waiting for NATS (the process is being stopped while it waits). */
+  stop?: AbortSignal,
 ): Promise<NatsBus | undefined> {
   if (!settings) return undefined;
-  const bus = new NatsBus(await connectNats(settings, log, name), log, settings.name);
+  const bus = new NatsBus(await connectNats(settings, log, name, stop), log, settings.name);
   void bus.lost.then((why) => {
     log.error("NATS connection closed for good; exiting", why);
     exit(1);

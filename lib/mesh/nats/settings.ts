@@ -96,6 +96,8 @@ export function readNatsSettings(flags: Flags, environment: Environment): NatsSe
     if (text === "") throw new Error(`the ${what} file ${file} (--${flag}) is empty`);
     return text;
   };
+  // An empty variable is an unset one (a shell's habit); an empty flag is a mistake.
+  if (flags.mesh === "") throw new Error("--mesh needs a NATS server: --mesh nats://HOST:PORT");
   const mesh = given("mesh", NATS_VARIABLES.mesh);
   const name = given("mesh-name", NATS_VARIABLES.name);
   const user = given("nats-user", NATS_VARIABLES.user);
@@ -166,8 +168,10 @@ export function parseMesh(text: string): { servers: string[]; auth?: NatsAuth } 
   const servers: string[] = [];
   let auth: NatsAuth | undefined;
   let authText: string | undefined;
+  // With credentials anywhere, no piece is shown whole: a comma in a password would split it across pieces.
+  const withSecrets = text.includes("@");
   for (const text of urls) {
-    const { server, userInfo } = parseServerUrl(text);
+    const { server, userInfo } = parseServerUrl(text, withSecrets);
     servers.push(server);
     if (userInfo === undefined) continue;
     if (authText !== undefined && authText !== userInfo) {
@@ -208,12 +212,19 @@ export function natsEnvironment(settings: NatsSettings): Record<string, string |
 
 /** How a server appears in messages: without what a URL may carry before `@`. */
 export function withoutCredentials(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/@]*@/i, (_, scheme: string | undefined) => `${scheme ?? ""}…@`);
+  const at = text.lastIndexOf("@");
+  if (at === -1) return text;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text)?.[0] ?? "";
+  return `${scheme}…@${text.slice(at + 1)}`;
 }
 
-function parseServerUrl(text: string): { server: string; userInfo?: string } {
-  const shown = withoutCredentials(text);
-  const wrong = (why: string) => new Error(`--mesh (or PILCROW_MESH): ${shown} ${why}`);
+/** `withSecrets`: the whole of --mesh holds credentials, so a piece without `@` may be part of one. */
+function parseServerUrl(text: string, withSecrets: boolean): { server: string; userInfo?: string } {
+  const shown = text.includes("@") || !withSecrets ? withoutCredentials(text) : "a URL";
+  const hint = withSecrets
+    ? " (in --mesh, percent-encode , / @ : in credentials, or give them with --nats-user and --nats-password-file)"
+    : "";
+  const wrong = (why: string) => new Error(`--mesh (or PILCROW_MESH): ${shown} ${why}${hint}`);
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1]?.toLowerCase();
   if (scheme !== "nats" && scheme !== "tls") {
     throw wrong("is not a NATS server URL: write nats://HOST:PORT (or tls://HOST:PORT)");
