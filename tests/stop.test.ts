@@ -9,7 +9,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -18,6 +17,7 @@ import { closed, lines, waitForLine } from "./support/launcher.ts";
 import { createTestDatabase, skipWithoutMysql } from "./support/mysql.ts";
 import {
   eventually,
+  freePort,
   removeDataDir,
   ROOT,
   RunningProcess,
@@ -51,15 +51,6 @@ async function noneLeft(mark: string, timeoutMs = 10_000): Promise<void> {
       for (const pid of left) process.kill(pid, "SIGKILL");
       assert.fail(`processes left behind: ${left.join(", ")}`);
     });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Waits until the gateway answers a request the goods service serves: the whole system is up. */

@@ -11,11 +11,12 @@ import { nkeys } from "@nats-io/nats-core";
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import process from "node:process";
 import { makeNatsPki, type NatsPki } from "./nats-pki.ts";
+import { freePort } from "./processes.ts";
 
 function findNatsServer(): string | undefined {
   const directories = [...(process.env.PATH ?? "").split(delimiter).filter(Boolean), "/usr/sbin", "/usr/local/bin"];
@@ -209,17 +210,6 @@ function signedJwt(issuer: nkeys.KeyPair, subject: nkeys.KeyPair, name: string, 
   };
   const unsigned = `${encode({ typ: "JWT", alg: "ed25519-nkey" })}.${encode(claims)}`;
   return `${unsigned}.${encode(issuer.sign(new TextEncoder().encode(unsigned)))}`;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Whether the server sends its INFO line: it then accepts clients (even with TLS, INFO comes first in clear). */
