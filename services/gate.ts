@@ -6,7 +6,7 @@ import { GATE_OPTIONS } from "../lib/cli/tables.ts";
 import { parsePositiveInteger } from "../lib/config.ts";
 import { startGateway } from "../lib/gateway/gateway.ts";
 import { runMain } from "../lib/main.ts";
-import { openNatsBus } from "../lib/mesh/nats/bus.ts";
+import { openNatsBus } from "../lib/mesh/nats/open.ts";
 import { environment } from "../lib/runtime/mod.ts";
 
 await runMain("gate", 8000, async (config, log, stopping) => {

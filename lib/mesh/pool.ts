@@ -19,7 +19,6 @@ import type { NodeInfo } from "../wire/packet.ts";
 import type { InstanceLink, LinkEvents } from "./link.ts";
 import { Liveness } from "./liveness.ts";
 import type { NatsBus } from "./nats/bus.ts";
-import { NatsLink } from "./nats/link.ts";
 
 export interface Instance {
   /** Its address, `host:port`, or its NATS subject. */
@@ -256,7 +255,7 @@ export class InstancePool {
     const { log, tcp, secret, nats } = this.#options;
     if (node.subject) {
       if (!nats) throw new Error(`a NATS instance was listed to a node not on NATS: ${node.subject}`);
-      return new NatsLink(nats.bus, node.subject, events, (link) => nats.vanished(link.subject));
+      return nats.bus.link(node.subject, events, (link) => nats.vanished(link.subject));
     }
     return new PacketClient({
       hostname: reachableHost(node.host!),

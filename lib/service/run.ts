@@ -30,7 +30,8 @@ import {
 import type { Contract } from "../contract/contract.ts";
 import type { Logger } from "../log.ts";
 import { runMain } from "../main.ts";
-import { type NatsBus, openNatsBus } from "../mesh/nats/bus.ts";
+import type { NatsBus } from "../mesh/nats/bus.ts";
+import { openNatsBus } from "../mesh/nats/open.ts";
 import { environment } from "../runtime/mod.ts";
 import type { IdempotencyLedger } from "../store/idempotency.ts";
 import type { Handlers } from "./handlers.ts";

@@ -3,10 +3,13 @@
  * the subjects of this mesh, and requests whose failures read as the TCP mesh's (lib/tcp/errors.ts), so that
  * request.ts handles both meshes alike.
  */
-import { errors, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { createInbox, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import type { Logger } from "../../log.ts";
 import { exit } from "../../runtime/mod.ts";
-import { connectNats, type NatsSettings } from "./connect.ts";
+import type { InstanceLink, LinkEvents } from "../link.ts";
+import { connectNats } from "./connect.ts";
+import { NatsLink } from "./link.ts";
+import type { NatsSettings } from "./settings.ts";
 
 export type BusListener = (up: boolean) => void;
 
@@ -62,6 +65,16 @@ export class NatsBus {
     return () => this.#listeners.delete(listener);
   }
 
+  /** A subject of this node's own for replies (a hello's answers). */
+  newInbox(): string {
+    return createInbox();
+  }
+
+  /** The way to the instance answering on `subject`; `vanished` hears when NATS says nobody does any more. */
+  link(subject: string, events: LinkEvents, vanished: (link: NatsLink) => void): InstanceLink {
+    return new NatsLink(this, subject, events, vanished);
+  }
+
   subscribe(subject: string, received: (message: Msg) => void): Subscription {
     return this.connection.subscribe(subject, {
       callback: (error, message) => {
@@ -102,30 +115,19 @@ export class NatsBus {
 }
 
 /**
- * Connects a node to the NATS mesh of `settings` (`--mesh`), or resolves undefined when it is on TCP alone. A node
- * whose connection nats.js closes for good (not by `close`) exits with 1, so that its launcher starts it again.
+ * Connects a node to the NATS mesh of `settings` (open.ts loads this module only then). A node whose connection
+ * nats.js closes for good (not by `close`) exits with 1, so that its launcher starts it again.
  */
-export async function openNatsBus(
-  settings: NatsSettings | undefined,
+export async function connectToMesh(
+  settings: NatsSettings,
   log: Logger,
   name: string,
-  /** Aborted: stop waiting for NATS (the process is being stopped while it waits). */
   stop?: AbortSignal,
-): Promise<NatsBus | undefined> {
-  if (!settings) return undefined;
+): Promise<NatsBus> {
   const bus = new NatsBus(await connectNats(settings, log, name, stop), log, settings.name);
   void bus.lost.then((why) => {
     log.error("NATS connection closed for good; exiting", why);
     exit(1);
   });
   return bus;
-}
-
-/** NATS told the requester that nobody subscribes to the subject: the message went nowhere. */
-export function isNoResponders(error: unknown): boolean {
-  return error instanceof errors.RequestError && error.isNoResponders();
-}
-
-export function isTimeout(error: unknown): boolean {
-  return error instanceof errors.TimeoutError;
 }

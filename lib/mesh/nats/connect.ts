@@ -11,6 +11,7 @@ import {
   credsAuthenticator,
   errors,
   type NatsConnection,
+  nkeys,
   tokenAuthenticator,
   UserAuthenticationExpiredError,
   usernamePasswordAuthenticator,
@@ -18,7 +19,7 @@ import {
 import { connect, type ConnectionOptions } from "@nats-io/transport-node";
 import { Backoff, RECONNECT_BACKOFF } from "../../backoff.ts";
 import type { Logger } from "../../log.ts";
-import type { NatsAuth, NatsSettings, NatsTls } from "./settings.ts";
+import { credsParts, type NatsAuth, type NatsSettings, type NatsTls } from "./settings.ts";
 
 export type { NatsConnection };
 export { type NatsSettings, parseMesh } from "./settings.ts";
@@ -33,6 +34,7 @@ export async function connectNats(
   name: string,
   stop?: AbortSignal,
 ): Promise<NatsConnection> {
+  if (settings.auth?.kind === "creds") checkSeed(settings.auth.file, settings.auth.creds.reveal());
   const options = connectionOptions(settings, name);
   const where = settings.servers.join(", ");
   const backoff = new Backoff(RECONNECT_BACKOFF);
@@ -153,4 +155,13 @@ async function logStatus(connection: NatsConnection, log: Logger): Promise<void>
   }
   const error = await connection.closed();
   if (error) log.error("NATS connection closed", error.message);
+}
+
+/** A seed whose checksum fails would fail every connect as if the server were away: said at once instead. */
+function checkSeed(file: string, creds: string): void {
+  const seed = credsParts(creds)?.seed ?? "";
+  try {
+    if (nkeys.fromSeed(new TextEncoder().encode(seed)).getPublicKey().startsWith("U")) return;
+  } catch { /* not a seed: said below, without the nkeys library's message, which could quote it */ }
+  throw new Error(`the NATS creds file ${file} holds no valid user seed`);
 }

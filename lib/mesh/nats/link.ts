@@ -6,13 +6,13 @@
  * drained), NATS answers "no responders" at once, so the request is known not to have been delivered — it may go
  * to another instance whatever its method — and the instance is reported gone (`vanished`) instead of waited for.
  */
-import type { Msg } from "@nats-io/transport-node";
+import { errors, type Msg } from "@nats-io/transport-node";
 import { Backoff, RECONNECT_BACKOFF } from "../../backoff.ts";
 import { ConnectionLostError, NotConnectedError, RequestTimeoutError, UnsendableError } from "../../tcp/errors.ts";
 import type { Packet } from "../../wire/packet.ts";
 import type { MeshAnswer } from "../core.ts";
 import type { InstanceLink, LinkEvents } from "../link.ts";
-import { isNoResponders, isTimeout, type NatsBus } from "./bus.ts";
+import type { NatsBus } from "./bus.ts";
 
 /** A ping waits this long for its pong: liveness, not this timeout, decides when an instance is gone. */
 const PING_TIMEOUT_MS = 10_000;
@@ -175,4 +175,13 @@ export class NatsLink implements InstanceLink {
     this.#bus.log.warn("answer that is not a JSON packet", this.subject, `${text.length} characters`);
     return undefined;
   }
+}
+
+/** NATS told the requester that nobody subscribes to the subject: the message went nowhere. */
+function isNoResponders(error: unknown): boolean {
+  return error instanceof errors.RequestError && error.isNoResponders();
+}
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof errors.TimeoutError;
 }

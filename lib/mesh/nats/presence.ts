@@ -6,7 +6,7 @@
  * node that listens, not the whole list to every node. Instances that vanish without leaving are found by their
  * links: NATS answers "no responders" (forget) or heartbeats go unanswered (the pool's liveness).
  */
-import { createInbox, type Msg, type Subscription } from "@nats-io/transport-node";
+import type { Msg, Subscription } from "@nats-io/transport-node";
 import { clearInterval, setInterval } from "node:timers";
 import * as v from "valibot";
 import { MAX_REGISTRATION_BYTES, MAX_URL_LENGTH, MAX_URLS } from "../../wire/node-info.ts";
@@ -94,7 +94,7 @@ export function joinPresence(options: PresenceOptions): Presence {
   let inbox: string | undefined;
   if (notified) {
     subscriptions.push(bus.subscribe(bus.presenceSubject, heard));
-    inbox = createInbox();
+    inbox = bus.newInbox();
     subscriptions.push(bus.subscribe(inbox, heard));
   }
   const hello = () => inbox !== undefined && bus.publish(bus.helloSubject, "", inbox);
