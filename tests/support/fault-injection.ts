@@ -198,6 +198,15 @@ export async function runFaultInjection(options: FaultOptions): Promise<FaultRep
     };
     const load = Array.from({ length: options.workers ?? 6 }, (_, id) => worker(id));
 
+    /** Waits (up to a second) until the gateway has a request in flight on the instance listening on `port`. */
+    const inFlightOn = async (port: number) => {
+      for (const until = Date.now() + 1000; Date.now() < until;) {
+        const { instances } = (await call(system, "GET", "/_pilcrow/status")).body as {
+          instances: { id: string; inFlight: number }[];
+        };
+        if (instances.some((instance) => instance.id.endsWith(`:${port}`) && instance.inFlight > 0)) return;
+      }
+    };
     const restartGoods = async (index: number) => {
       const port = goods[index].port;
       goods[index] = await system.startService("goods", port);
@@ -208,10 +217,13 @@ export async function runFaultInjection(options: FaultOptions): Promise<FaultRep
     while (Date.now() < deadline || faults.length < MIN_FAULTS) {
       const index = Math.floor(random() * goods.length);
       const target = goods[index];
-      // On NATS the second fault is always a restart of the server: the one fault no run may miss.
-      const choice = nats && faults.length === 1 ? 3 : Math.floor(random() * 5);
+      // On NATS the second fault is always a restart of the server: the one fault no run may miss. With retrying
+      // clients the first is a SIGKILL of goods in mid-request: what the retries are there for.
+      const choice = nats && faults.length === 1 ? 3 : retry && faults.length === 0 ? 0 : Math.floor(random() * 5);
       if (choice === 0) {
         faults.push(`SIGKILL goods:${target.port}`);
+        // On TCP, once the gateway has a request in flight on it (its status says so), so that the kill cuts one.
+        if (!nats) await inFlightOn(target.port);
         target.signal("SIGKILL");
         await target.exited;
         await delay(300);
