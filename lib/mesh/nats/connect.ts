@@ -22,7 +22,6 @@ import type { Logger } from "../../log.ts";
 import { credsParts, type NatsAuth, type NatsSettings, type NatsTls } from "./settings.ts";
 
 export type { NatsConnection };
-export { type NatsSettings, parseMesh } from "./settings.ts";
 
 /**
  * Connects a node to NATS, waiting for the servers to come up, then reconnecting for ever. `stop` ends the wait

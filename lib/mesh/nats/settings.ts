@@ -141,7 +141,7 @@ export function readNatsSettings(flags: Flags, environment: Environment): NatsSe
 }
 
 /** The name of a mesh when none is given. */
-export const DEFAULT_MESH_NAME = "pilcrow";
+const DEFAULT_MESH_NAME = "pilcrow";
 
 /** One NATS subject token of letters, digits, `_` and `-`: no `.`, `*` or `>` could widen what a node hears. */
 function parseMeshName(text: string | undefined): string {
@@ -161,7 +161,7 @@ function parseMeshName(text: string | undefined): string {
  * URL (`nats://user:password@host`, `nats://token@host`) are taken out of it, as NATS clients do, and must be
  * the same in every URL that has them: one connection authenticates the same way to each server.
  */
-export function parseMesh(text: string): { servers: string[]; auth?: NatsAuth } {
+function parseMesh(text: string): { servers: string[]; auth?: NatsAuth } {
   const urls = text.split(",").map((server) => server.trim()).filter((server) => server !== "");
   if (urls.length === 0) throw new Error("--mesh (or PILCROW_MESH) names no NATS server");
   const servers: string[] = [];
@@ -210,7 +210,7 @@ export function natsEnvironment(settings: NatsSettings): Record<string, string |
 }
 
 /** How a server appears in messages: without what a URL may carry before `@`. */
-export function withoutCredentials(text: string): string {
+function withoutCredentials(text: string): string {
   const at = text.lastIndexOf("@");
   if (at === -1) return text;
   const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text)?.[0] ?? "";
