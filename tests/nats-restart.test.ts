@@ -24,7 +24,10 @@ describe("NATS server restart", { skip: skipWithoutNats }, () => {
       for (let i = 0; i < 5; i++) {
         const started = Date.now();
         const response = await call(system, "GET", "/goods");
-        assert.equal(response.status, 503, JSON.stringify(response.body));
+        // The first request may leave before the gateway has seen its connection close: then it is lost on the
+        // way (502, said so), never left hanging. From then on the gateway knows: no live instance, 503.
+        const lostOnTheWay = i === 0 && response.status === 502 && /lost/.test(JSON.stringify(response.body));
+        if (!lostOnTheWay) assert.equal(response.status, 503, JSON.stringify(response.body));
         assert.ok(Date.now() - started < 500, `answered in ${Date.now() - started} ms while NATS is down`);
         await delay(100);
       }
