@@ -11,7 +11,7 @@ import type { NodeInfo } from "../wire/packet.ts";
 import type { MeshCore } from "./core.ts";
 import type { NatsBus } from "./nats/bus.ts";
 import { joinPresence, type Presence } from "./nats/presence.ts";
-import { InstancePool, type PoolStatus } from "./pool.ts";
+import { InstancePool, type InstanceReply, type PoolStatus } from "./pool.ts";
 import { linkToRegistry, type RegistryLink } from "./registry-link.ts";
 import { sendRequest } from "./request.ts";
 
@@ -47,6 +47,10 @@ export type Mesh = MeshCore & {
   close(): void;
   /** Requests in flight (zero whenever the node is idle) and each instance connected to. */
   status(): MeshStatus;
+  /** `GET uri` to every ready Pilcrow instance, each one's answer or why none came (pool.ts askEach). */
+  askEach(uri: string, timeoutMs: number): Promise<InstanceReply[]>;
+  /** Whether some instance serves (or served) `route` (`GET/goods`): a route's name is safe to count by then. */
+  knows(route: string): boolean;
 };
 
 export function joinMesh(options: MeshOptions): Mesh {
@@ -94,5 +98,7 @@ export function joinMesh(options: MeshOptions): Mesh {
       pool.close();
     },
     status: () => pool.status(),
+    askEach: (uri, timeoutMs) => pool.askEach(uri, timeoutMs, () => nextKey++),
+    knows: (route) => pool.knows(route),
   };
 }

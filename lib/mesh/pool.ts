@@ -15,7 +15,7 @@ import type { TcpImplementation } from "../runtime/types.ts";
 import { PacketClient } from "../tcp/client.ts";
 import { DEFAULT_HEARTBEAT_MS, ping, PONG_URI } from "../wire/heartbeat.ts";
 import { addressOf, reachableHost } from "../wire/node-info.ts";
-import type { NodeInfo } from "../wire/packet.ts";
+import type { NodeInfo, Packet } from "../wire/packet.ts";
 import type { InstanceLink, LinkEvents } from "./link.ts";
 import { Liveness } from "./liveness.ts";
 import type { NatsBus } from "./nats/bus.ts";
@@ -30,12 +30,38 @@ export interface Instance {
   node: NodeInfo;
   /** Connected and, for a Pilcrow node, has answered a ping on this connection: safe to route to. */
   ready: boolean;
+  /** It went quiet while connected (missed its heartbeats) and has not answered a ping since. */
+  frozen: boolean;
   readonly lastReceivedAt: number;
+  /** What this node sent it, and how that went (request.ts counts; metrics and the live page read). */
+  readonly counts: InstanceCounts;
 }
+
+/** Requests sent to one instance since it was added, and how many of them failed or timed out. */
+export interface InstanceCounts {
+  requests: number;
+  /** Answered with errorcode 1 (a refusal included), or lost on the way. */
+  errors: number;
+  timeouts: number;
+}
+
+/**
+ * How an instance is now: `ready` to be routed to; `connecting` (not connected yet, or connected and not yet
+ * answering its first ping); `frozen` (connected, but quiet past its heartbeats: a stopped process, a pulled cable).
+ */
+export type InstanceHealth = "ready" | "connecting" | "frozen";
 
 interface RouteEntry {
   instances: Instance[];
   next: number;
+}
+
+/** One instance's answer to `askEach`, or why it gave none. */
+export interface InstanceReply {
+  id: string;
+  name: string;
+  packet?: Packet;
+  error?: string;
 }
 
 /** Why `pick` found nobody: the route was never served, or it is served by no live instance now. */
@@ -71,7 +97,20 @@ const PING_KEY = -1;
 export interface PoolStatus {
   /** Requests in flight on every instance: zero whenever the node is idle. */
   inFlight: number;
-  instances: { id: string; name: string; connected: boolean; ready: boolean; inFlight: number }[];
+  instances: InstanceStatus[];
+}
+
+export interface InstanceStatus extends InstanceCounts {
+  id: string;
+  name: string;
+  /** The routes it serves (`GET/goods`). */
+  urls: string[];
+  /** Whether it is a Pilcrow node (it answers pings and `GET /_pilcrow/node`), not a book one. */
+  pilcrow: boolean;
+  connected: boolean;
+  ready: boolean;
+  health: InstanceHealth;
+  inFlight: number;
 }
 
 export class InstancePool {
@@ -97,6 +136,7 @@ export class InstancePool {
       gone: (instance, quietMs) => {
         options.log.warn("no heartbeat from instance", instance.id, instance.name, `${quietMs} ms`);
         instance.ready = false;
+        instance.frozen = true;
         instance.client.reset();
       },
     });
@@ -167,6 +207,10 @@ export class InstancePool {
     }, Math.max(0, this.#graceEndsAt - Date.now())).unref();
   }
 
+  knows(route: string): boolean {
+    return this.#knownRoutes.has(route);
+  }
+
   /** The next live instance for the route, round robin, skipping those in `exclude`. */
   pick(route: string, exclude?: ReadonlySet<Instance>): Instance | typeof UNKNOWN_ROUTE | typeof NO_LIVE_INSTANCE {
     const entry = this.#routes.get(route);
@@ -190,12 +234,39 @@ export class InstancePool {
       return {
         id: instance.id,
         name: instance.name,
+        urls: instance.node.urls,
+        pilcrow: instance.node.pilcrow !== undefined,
         connected: instance.client.connected,
         ready: instance.ready,
+        health: instance.ready ? "ready" : instance.frozen ? "frozen" : "connecting",
         inFlight: instance.client.inFlight,
-      };
+        ...instance.counts,
+      } satisfies InstanceStatus;
     });
     return { inFlight, instances };
+  }
+
+  /**
+   * Sends `GET uri` to every ready Pilcrow instance at once (book nodes know no such route) and resolves, by
+   * `timeoutMs` at the latest, with each one's answer or why there is none. For what every node reports about
+   * itself (`/_pilcrow/node`): one scrape or one page shows the whole mesh.
+   */
+  askEach(uri: string, timeoutMs: number, nextKey: () => number): Promise<InstanceReply[]> {
+    const asked = [...this.#instances.values()].filter((instance) =>
+      instance.ready && instance.client.connected && instance.node.pilcrow !== undefined
+    );
+    return Promise.all(asked.map(async ({ id, name, client }): Promise<InstanceReply> => {
+      const key = nextKey();
+      try {
+        const { packet } = await client.requestAnswer(
+          { uri, method: "GET", params: { key }, key, timeout: timeoutMs },
+          timeoutMs,
+        );
+        return { id, name, packet };
+      } catch (error) {
+        return { id, name, error: (error as Error).message };
+      }
+    }));
   }
 
   close(): void {
@@ -239,6 +310,8 @@ export class InstancePool {
       client,
       node,
       ready: false,
+      frozen: false,
+      counts: { requests: 0, errors: 0, timeouts: 0 },
       get lastReceivedAt() {
         return client.lastReceivedAt;
       },
@@ -270,6 +343,7 @@ export class InstancePool {
 
   #ready(instance: Instance): void {
     instance.ready = true;
+    instance.frozen = false;
     this.#options.log.info("instance connected", instance.id, instance.name);
   }
 }

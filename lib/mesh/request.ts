@@ -83,12 +83,18 @@ export async function sendRequest(
       }
       throw new MeshError("lost", `connection to the service was lost during ${shown(method, uri)}`);
     }
+    const { counts } = instance;
+    counts.requests++;
     try {
       const answer = await instance.client.requestAnswer(packet, packet.timeout);
+      if (answer.packet.errorcode !== 0) counts.errors++;
       const retryAfter = retryAfterOf(answer.packet);
       if (retryAfter === undefined) return answer;
       refusal = { answer, retryAfter };
     } catch (error) {
+      if (error instanceof NotConnectedError) counts.requests--;
+      else if (error instanceof RequestTimeoutError) counts.timeouts++;
+      else counts.errors++;
       if (error instanceof RequestTimeoutError) {
         log.warn("timeout", route, instance.id, `${waitMs} ms`);
         throw new MeshError("timeout", `the service did not answer ${shown(method, uri)} within ${waitMs} ms`);
