@@ -248,7 +248,7 @@ function checkTls(credentials: TlsCredentials, paths: Record<TlsFile, string>): 
   }
 }
 
-function isLoopback(host: string): boolean {
+export function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(host);
 }
 

@@ -11,6 +11,7 @@ import { COMMON_OPTIONS } from "./cli/tables.ts";
 import { type CommonConfig, parseCommandLine, UsageError } from "./config.ts";
 import { readyLine, type ReceivesAt, SUPERVISED_VARIABLE } from "./launcher/readiness.ts";
 import { createLogger, type Logger } from "./log.ts";
+import type { MeshCore } from "./mesh/core.ts";
 import { commandLineArguments, environment, exit, onInputEnd, onShutdownSignal } from "./runtime/mod.ts";
 
 const STOP_LIMIT_MS = 10_000;
@@ -21,6 +22,8 @@ export interface Running {
    * the launcher when it is ready (a process without one is never).
    */
   readonly address?: ReceivesAt;
+  /** Its place in the mesh, once joined: where its log lines go with --log-to-mesh. */
+  readonly mesh?: MeshCore;
   /** Stops the process's work; the process exits when it resolves. */
   stop(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 /**
  * The gateway: `npx tsx services/gate.ts [PORT]` (default 8000), `--timeout MS`, `--body-limit BYTES`,
- * `--status` (serve GET /_pilcrow/status), `--cors ORIGIN[,ORIGIN…]` (or `*`).
+ * `--status` (serve GET /_pilcrow/status), `--metrics` (serve GET /metrics), `--dashboard` (the live page at
+ * /_pilcrow/), `--cors ORIGIN[,ORIGIN…]` (or `*`).
  */
 import { GATE_OPTIONS } from "../lib/cli/tables.ts";
 import { parsePositiveInteger } from "../lib/config.ts";
@@ -27,12 +28,17 @@ await runMain("gate", 8000, async (config, log, stopping) => {
     secret: config.secret,
     tcp: config.tcp,
     status: config.values.status === true || environment("PILCROW_STATUS") === "1",
+    metrics: config.values.metrics === true || environment("PILCROW_METRICS") === "1",
+    dashboard: config.values.dashboard === true || environment("PILCROW_DASHBOARD") === "1"
+      ? { token: environment("PILCROW_DASHBOARD_TOKEN") }
+      : undefined,
     corsOrigins: ((config.values.cors as string | undefined) ?? environment("PILCROW_CORS"))?.split(",").map((origin) =>
       origin.trim()
     ).filter(Boolean),
   });
   return {
     address: gateway.address,
+    mesh: gateway.mesh,
     async stop() {
       await gateway.close();
       await nats?.close();

@@ -94,6 +94,11 @@ export const COMMON_OPTIONS: OptionTable = [
   { name: "tls-key", value: "PATH", env: "PILCROW_TLS_KEY", description: "this node's private key" },
   { name: "tls-ca", value: "PATH", env: "PILCROW_TLS_CA", description: "the CA that signs every node of the mesh" },
   ...NATS_OPTIONS,
+  {
+    name: "log-to-mesh",
+    env: "PILCROW_LOG_TO_MESH=1",
+    description: "also send log lines to the logs service, when one is in the mesh (never waits for it)",
+  },
 ];
 
 export const GATE_OPTIONS: OptionTable = [
@@ -106,6 +111,16 @@ export const GATE_OPTIONS: OptionTable = [
   },
   { name: "body-limit", value: "BYTES", default: "131072", description: "largest request body before 413" },
   { name: "status", env: "PILCROW_STATUS=1", description: "serve GET /_pilcrow/status" },
+  {
+    name: "metrics",
+    env: "PILCROW_METRICS=1",
+    description: "serve GET /metrics: the whole mesh's metrics in Prometheus's text format",
+  },
+  {
+    name: "dashboard",
+    env: "PILCROW_DASHBOARD=1",
+    description: "serve the live page at /_pilcrow/ (off loopback it asks for PILCROW_DASHBOARD_TOKEN, or one it logs)",
+  },
   { name: "cors", value: "ORIGIN[,ORIGIN…]|*", env: "PILCROW_CORS", description: "origins allowed by CORS" },
 ];
 

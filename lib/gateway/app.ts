@@ -8,8 +8,10 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
+import { type DashboardOptions, mountDashboard } from "../dashboard/routes.ts";
 import type { Logger } from "../log.ts";
 import { type MeshCore, MeshError } from "../mesh/core.ts";
+import type { GatewayMetrics } from "../metrics/gateway-metrics.ts";
 import { BadRequest, readIdempotencyKey, readParams } from "./params.ts";
 import { answerStatus, meshProblem, problemJson } from "./problems.ts";
 
@@ -26,9 +28,21 @@ export interface GatewayAppOptions {
   status?: () => unknown;
   /** Origins allowed to call from a browser (`*` for any); none by default. */
   corsOrigins?: string[];
+  /** Counts every request by route (the gateway's metrics and the live page read them). */
+  metrics?: GatewayMetrics;
+  /** Whether a service serves `route` (`GET/goods`): only such routes are counted by name, the rest as `other`. */
+  knows?: (route: string) => boolean;
+  /** Serves `GET /metrics` with what it gives (the whole mesh's metrics, Prometheus's text format). */
+  scrape?: () => Promise<string>;
+  /** Serves the live page at /_pilcrow/. */
+  dashboard?: DashboardOptions;
 }
 
 export const STATUS_PATH = "/_pilcrow/status";
+export const METRICS_PATH = "/metrics";
+const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+/** The route label of every request no service serves: a path is the client's to choose, a label must not be. */
+export const OTHER_ROUTE = "other";
 
 /**
  * The headers Hono's secure-headers middleware sends, taken from it once at start-up: applying it per
@@ -95,10 +109,17 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
     }
   });
 
-  const { status } = options;
+  const { status, scrape, dashboard } = options;
   if (status) app.get(STATUS_PATH, (c) => respond(c, 200, JSON.stringify(status())));
+  if (scrape) {
+    app.get(METRICS_PATH, async (c) =>
+      new Response(await scrape(), {
+        headers: { ...SECURE_HEADERS, "content-type": PROMETHEUS_CONTENT_TYPE, "x-request-id": c.get("requestId") },
+      }));
+  }
+  if (dashboard) mountDashboard(app, dashboard);
 
-  app.all("*", async (c) => {
+  const forward = async (c: Context<GatewayEnv>): Promise<Response> => {
     let params: Record<string, unknown>;
     let idempotencyKey: string | undefined;
     try {
@@ -122,7 +143,28 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
       const failed = meshProblem(error);
       return respond(c, failed.status, failed.json, failed.retryAfter);
     }
-  });
+  };
+  const { metrics, knows } = options;
+  // Without metrics the request takes the same path as before, with nothing measured.
+  app.all(
+    "*",
+    metrics
+      ? async (c) => {
+        const asked = (c.req.method === "HEAD" ? "GET" : c.req.method) + c.req.path;
+        const route = knows?.(asked) ? asked : OTHER_ROUTE;
+        metrics.requestStarted(route);
+        const startedAt = performance.now();
+        let answered = 500;
+        try {
+          const response = await forward(c);
+          answered = response.status;
+          return response;
+        } finally {
+          metrics.requestEnded(route, answered, performance.now() - startedAt);
+        }
+      }
+      : forward,
+  );
 
   app.onError((error, c) => {
     log.error("gateway error", c.get("requestId"), error);

@@ -3,10 +3,14 @@
  * or on the NATS mesh, or both: then it routes to the instances of both meshes.
  */
 import type { Endpoint } from "../config.ts";
+import { isLoopback } from "../config.ts";
+import { DASHBOARD_PATH } from "../dashboard/routes.ts";
 import type { Logger } from "../log.ts";
 import type { MeshCore } from "../mesh/core.ts";
 import { joinMesh, type Mesh } from "../mesh/mesh.ts";
 import type { NatsBus } from "../mesh/nats/bus.ts";
+import { GatewayMetrics } from "../metrics/gateway-metrics.ts";
+import { gatherReports } from "../metrics/gather.ts";
 import { httpImplementation } from "../runtime/mod.ts";
 import type { HttpServeOptions, ListenAddress, TcpImplementation } from "../runtime/types.ts";
 import { DEFAULT_TIMEOUT_MS, gatewayApp } from "./app.ts";
@@ -22,6 +26,10 @@ export interface GatewayOptions {
   timeoutMs?: number;
   bodyLimitBytes?: number;
   status?: boolean;
+  /** Serve `GET /metrics`: the gateway's metrics and, gathered over the mesh, every service's. */
+  metrics?: boolean;
+  /** Serve the live page at /_pilcrow/; off loopback it asks for `token` (one is made and logged if none is given). */
+  dashboard?: { token?: string };
   corsOrigins?: string[];
   heartbeatMs?: number;
   /** Limits of the HTTP server (idle and request timeouts, open connections); each runtime's defaults otherwise. */
@@ -43,7 +51,29 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // request can come in between.
   let mesh: Mesh | undefined;
   const joined: MeshCore = { request: (route, params, request) => mesh!.request(route, params, request) };
-  const app = gatewayApp({ ...options, mesh: joined, status: options.status ? () => mesh!.status() : undefined });
+  const metrics = options.metrics || options.dashboard ? new GatewayMetrics() : undefined;
+  const token = options.dashboard && dashboardToken(options.hostname, options.dashboard.token);
+  let address = `${options.hostname}:${options.port}`;
+  const app = gatewayApp({
+    ...options,
+    mesh: joined,
+    status: options.status ? () => mesh!.status() : undefined,
+    metrics,
+    knows: (route) => mesh?.knows(route) ?? false,
+    scrape: options.metrics ? () => metrics!.scrape(mesh!) : undefined,
+    dashboard: options.dashboard && {
+      token,
+      source: {
+        self: () => metrics!.report(),
+        get address() {
+          return address;
+        },
+        mesh: () => mesh!.status(),
+        gather: () => gatherReports(mesh!),
+        routes: () => metrics!.windows(),
+      },
+    },
+  });
   const server = await (await httpImplementation()).serve({
     hostname: options.hostname,
     port: options.port,
@@ -52,6 +82,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     longestAnswerMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
   });
   log.info("listen", server.address);
+  address = `${server.address.address}:${server.address.port}`;
+  if (token !== undefined && options.dashboard?.token !== token) {
+    log.info("dashboard", `http://${address}${DASHBOARD_PATH}?token=${token}`);
+  }
   const joinedMesh = joinMesh({
     distributor: options.distributor,
     nats: options.nats,
@@ -71,4 +105,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       joinedMesh.close();
     },
   };
+}
+
+/**
+ * The live page shows the mesh's layout: off loopback it asks for a token — the one given
+ * (PILCROW_DASHBOARD_TOKEN), or a random one the gateway logs once, as Jupyter does.
+ */
+function dashboardToken(hostname: string, given: string | undefined): string | undefined {
+  if (given !== undefined && given !== "") return given;
+  if (isLoopback(hostname)) return undefined;
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }

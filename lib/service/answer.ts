@@ -51,10 +51,14 @@ const FRAME_END_BYTES = 2;
  * rejects. The frame is built only when it is sent: a burst of big answers to a peer that is being dropped
  * (it does not read) must not all be encoded and held at once — only those sent before it is dropped are.
  */
+/** Hears of every request a route's handler ran: how long it took, and whether it failed (errorcode 1). */
+export type HandledObserver = (routeKey: string, ms: number, failed: boolean) => void;
+
 export function answerer(
   routes: Record<string, Route>,
   log: Logger,
   idempotency?: IdempotencyOptions,
+  handled?: HandledObserver,
 ): (packet: Packet, context: RequestContext<Contract>) => Promise<(() => string) | undefined> {
   const once = idempotency && idempotencyRunner(idempotency, log);
   return async (packet, context) => {
@@ -79,12 +83,15 @@ export function answerer(
       ...await route.handle(parsed.output, context),
     });
     let answer: AnswerPacket;
+    const startedAt = performance.now();
     try {
       answer = {
         key,
         ...await (keyed && once ? once(routeKey, idempotencyKey as string, packet.params, handle) : handle()),
       } as AnswerPacket;
+      handled?.(routeKey, performance.now() - startedAt, answer.errorcode !== 0);
     } catch (error) {
+      handled?.(routeKey, performance.now() - startedAt, true);
       if (isKeyReused(error)) {
         return () => frameText({ ...failure(key, new IdempotencyKeyReusedError().message), idempotency: KEY_REUSED });
       }

@@ -8,10 +8,12 @@
 import type { Endpoint } from "../config.ts";
 import type { Contract, RouteKey } from "../contract/contract.ts";
 import type { Logger } from "../log.ts";
-import type { ReceivesAt } from "../mesh/core.ts";
+import type { MeshCore, ReceivesAt } from "../mesh/core.ts";
 import { joinMesh } from "../mesh/mesh.ts";
 import type { NatsBus } from "../mesh/nats/bus.ts";
 import { type Responder, respondOnNats } from "../mesh/nats/responder.ts";
+import { NODE_REPORT_URI } from "../metrics/report.ts";
+import { ServiceMetrics } from "../metrics/service-metrics.ts";
 import type { TcpImplementation } from "../runtime/types.ts";
 import type { PacketConnection } from "../tcp/connection.ts";
 import { listenPackets } from "../tcp/server.ts";
@@ -49,6 +51,8 @@ export interface ServiceOptions<C extends Contract, U extends Contract = never> 
   maxInFlight?: number;
   /** Where idempotency keys are kept, and for how long (docs/protocol.md §9); without it keys are ignored. */
   idempotency?: IdempotencyOptions;
+  /** Routes this service sends requests to besides its contracts' (`POST/logs`, when it sends its log lines). */
+  alsoCalls?: readonly string[];
 }
 
 export const DEFAULT_DRAIN_MS = 5000;
@@ -72,6 +76,8 @@ export interface RunningService {
   readonly address: ReceivesAt;
   /** Requests being handled now. */
   readonly inFlight: number;
+  /** Its place in the mesh: how it reaches the services it calls. */
+  readonly mesh: MeshCore;
   /**
    * Stops gracefully: tells the distributor it serves nothing, stops accepting connections, lets the
    * requests in flight finish (their calls included) and waits for Pilcrow peers to let go (they close their
@@ -88,14 +94,22 @@ export async function startService<C extends Contract, U extends Contract = neve
 ): Promise<RunningService> {
   const { log } = options;
   const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
-  const answer = answerer(routesOf(contract, options.handlers), log, options.idempotency);
+  const metrics = new ServiceMetrics(contract.name);
+  const answer = answerer(
+    routesOf(contract, options.handlers),
+    log,
+    options.idempotency,
+    (route, ms, failed) => metrics.handled(route, ms, failed),
+  );
   const caller = new MeshCaller(options.uses ?? [], log);
+  const alsoCalls = new Set(options.alsoCalls);
   let inFlight = 0;
   /** Connections from Pilcrow peers — they ping, or send deadlines — which a stop waits for; book peers do neither. */
   const pilcrowPeers = new WeakSet<PacketConnection>();
   /** Answers one packet, from a TCP connection or a NATS request alike. */
   function handle(packet: Packet, channel: AnswerChannel): void {
     if (isPing(packet)) return void channel.send(pong(packet));
+    if (packet.uri === NODE_REPORT_URI && packet.method === "GET") return void reportTo(packet, channel);
     if (inFlight >= maxInFlight) {
       const refusal = new ServiceBusyError(`${inFlight} requests in flight`);
       return void channel.sendFrame(frameText(busy(keyOf(packet), refusal.message)));
@@ -113,6 +127,15 @@ export async function startService<C extends Contract, U extends Contract = neve
         inFlight--;
         log.error("unanswered request", (error as Error)?.message ?? String(error));
       },
+    );
+  }
+  /** What this node says of itself, for the gateway's scrape and live page; never counted, never refused. */
+  function reportTo(packet: Packet, channel: AnswerChannel): void {
+    const key = keyOf(packet);
+    void metrics.report().then(
+      (report) =>
+        channel.closed || channel.sendFrame(frameText({ key, errorcode: 0, errormessage: "success", report })),
+      (error: unknown) => log.error("node report failed", (error as Error)?.message ?? String(error)),
     );
   }
   const { nats } = options;
@@ -147,14 +170,15 @@ export async function startService<C extends Contract, U extends Contract = neve
     tcp: options.tcp,
     secret: options.secret,
     heartbeatMs: options.heartbeatMs,
-    connectTo: (node) => caller.wants(node),
-    callsOthers: (options.uses ?? []).length > 0,
+    connectTo: (node) => caller.wants(node) || node.urls.some((url) => alsoCalls.has(url)),
+    callsOthers: (options.uses ?? []).length > 0 || alsoCalls.size > 0,
   });
   caller.attach(mesh);
   /** Pilcrow peers still connected over TCP: they let go once they have dropped this instance. */
   const peers = () => server ? [...server.connections].filter((connection) => pilcrowPeers.has(connection)).length : 0;
   return {
     address,
+    mesh,
     get inFlight() {
       return inFlight;
     },

@@ -29,6 +29,7 @@ import {
 } from "../config.ts";
 import type { Contract } from "../contract/contract.ts";
 import type { Logger } from "../log.ts";
+import { LOGS_ROUTE, shipsLogs } from "../logs/settings.ts";
 import { runMain } from "../main.ts";
 import type { NatsBus } from "../mesh/nats/bus.ts";
 import { openNatsBus } from "../mesh/nats/open.ts";
@@ -108,9 +109,11 @@ export function runService<C extends Contract, U extends Contract = never>(
         log,
         idempotency: context.idempotency && { ledger: context.idempotency, windowMs },
         maxInFlight: maxInFlight === undefined ? undefined : parsePositiveInteger(maxInFlight, "max in flight"),
+        alsoCalls: shipsLogs(config) ? [LOGS_ROUTE] : [],
       });
       return {
         address: service.address,
+        mesh: service.mesh,
         async stop() {
           await service.close(drainMs);
           await nats?.close();
