@@ -9,10 +9,12 @@ import { startGateway } from "../lib/gateway/gateway.ts";
 import { runMain } from "../lib/main.ts";
 import { openNatsBus } from "../lib/mesh/nats/open.ts";
 import { environment } from "../lib/runtime/mod.ts";
+import { startTraceExport } from "../lib/trace/export.ts";
 
 await runMain("gate", 8000, async (config, log, stopping) => {
   const timeout = (config.values.timeout as string | undefined) ?? environment("PILCROW_TIMEOUT_MS");
   const bodyLimit = config.values["body-limit"] as string | undefined;
+  const traces = await startTraceExport("gate", log);
   const nats = await openNatsBus(config.mesh, log, "gate", stopping);
   // On NATS, the gateway also routes to a distributor's mesh when one is named: how a team moves over.
   const distributorNamed = config.values.distributor !== undefined || environment("PILCROW_DISTRIBUTOR") !== undefined;
@@ -42,6 +44,7 @@ await runMain("gate", 8000, async (config, log, stopping) => {
     async stop() {
       await gateway.close();
       await nats?.close();
+      await traces?.close();
     },
   };
 }, GATE_OPTIONS);

@@ -12,6 +12,8 @@ import { type DashboardOptions, mountDashboard } from "../dashboard/routes.ts";
 import type { Logger } from "../log.ts";
 import { type MeshCore, MeshError } from "../mesh/core.ts";
 import type { GatewayMetrics } from "../metrics/gateway-metrics.ts";
+import { closeSpan, openSpan, SpanKind } from "../trace/spans.ts";
+import { formatTraceparent, parseTraceparent, type TraceContext } from "../trace/traceparent.ts";
 import { BadRequest, readIdempotencyKey, readParams } from "./params.ts";
 import { answerStatus, meshProblem, problemJson } from "./problems.ts";
 
@@ -56,7 +58,7 @@ const SECURE_HEADERS: Record<string, string> = await (async () => {
   return Object.fromEntries((await probe.request("/")).headers);
 })();
 
-type GatewayEnv = { Variables: { requestId: string } };
+type GatewayEnv = { Variables: { requestId: string; trace?: TraceContext } };
 
 /** Every answer of the gateway: JSON text, the secure headers and the request's id; Retry-After when given. */
 function respond(c: Context<GatewayEnv>, status: number, json: string, retryAfter?: number): Response {
@@ -65,6 +67,8 @@ function respond(c: Context<GatewayEnv>, status: number, json: string, retryAfte
     "content-type": "application/json",
     "x-request-id": c.get("requestId"),
   };
+  const trace = c.get("trace");
+  if (trace) headers.traceparent = formatTraceparent(trace);
   if (retryAfter !== undefined) headers["retry-after"] = String(retryAfter);
   return new Response(json, { status, headers });
 }
@@ -119,7 +123,8 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
   }
   if (dashboard) mountDashboard(app, dashboard);
 
-  const forward = async (c: Context<GatewayEnv>): Promise<Response> => {
+  /** The request passed on to the mesh, and its answer (or why there is none) as the HTTP answer. */
+  const relay = async (c: Context<GatewayEnv>, method: string, trace: TraceContext): Promise<Response> => {
     let params: Record<string, unknown>;
     let idempotencyKey: string | undefined;
     try {
@@ -129,11 +134,10 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
       if (error instanceof BadRequest) return problem(c, error.status, error.message);
       throw error;
     }
-    // HEAD is the GET without its body: Hono dispatches it as a GET and drops the body of the answer.
-    const method = c.req.method === "HEAD" ? "GET" : c.req.method;
     try {
       const answer = await mesh.request(method + c.req.path, params, {
         deadline: Date.now() + timeoutMs,
+        trace,
         ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
       });
       // The service's answer as it came: valid JSON (it was parsed to match its key), not encoded again.
@@ -145,26 +149,39 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
     }
   };
   const { metrics, knows } = options;
-  // Without metrics the request takes the same path as before, with nothing measured.
-  app.all(
-    "*",
-    metrics
-      ? async (c) => {
-        const asked = (c.req.method === "HEAD" ? "GET" : c.req.method) + c.req.path;
-        const route = knows?.(asked) ? asked : OTHER_ROUTE;
-        metrics.requestStarted(route);
-        const startedAt = performance.now();
-        let answered = 500;
-        try {
-          const response = await forward(c);
-          answered = response.status;
-          return response;
-        } finally {
-          metrics.requestEnded(route, answered, performance.now() - startedAt);
-        }
-      }
-      : forward,
-  );
+  app.all("*", async (c) => {
+    // HEAD is the GET without its body: Hono dispatches it as a GET and drops the body of the answer.
+    const method = c.req.method === "HEAD" ? "GET" : c.req.method;
+    const asked = method + c.req.path;
+    // A path is the client's to choose: only a route some service serves names a span or a metric.
+    const route = knows?.(asked) ? asked : OTHER_ROUTE;
+    const span = openSpan(
+      route === OTHER_ROUTE ? method : `${method} ${c.req.path}`,
+      SpanKind.SERVER,
+      parseTraceparent(c.req.header("traceparent")),
+      () => ({
+        "http.request.method": method,
+        "url.path": c.req.path,
+        "pilcrow.request_id": c.get("requestId"),
+      }),
+    );
+    c.set("trace", span.context);
+    metrics?.requestStarted(route);
+    const startedAt = performance.now();
+    let answered = 500;
+    try {
+      const response = await relay(c, method, span.context);
+      answered = response.status;
+      return response;
+    } finally {
+      metrics?.requestEnded(route, answered, performance.now() - startedAt);
+      closeSpan(
+        span,
+        answered >= 500 ? `HTTP ${answered}` : undefined,
+        () => ({ "http.response.status_code": answered }),
+      );
+    }
+  });
 
   app.onError((error, c) => {
     log.error("gateway error", c.get("requestId"), error);

@@ -7,6 +7,7 @@
  * tested in-process against a stand-in.
  */
 import type { ListenAddress } from "../runtime/types.ts";
+import type { TraceContext } from "../trace/traceparent.ts";
 import type { Packet } from "../wire/packet.ts";
 
 /** Where a node receives requests: the address it listens on, or its own subject on the NATS mesh. */
@@ -58,6 +59,8 @@ export interface MeshRequestOptions {
    * (never to a book one, which ignores the key).
    */
   idempotencyKey?: string;
+  /** The span this request is part of: each hop to an instance is a span under it, its `traceparent` sent along. */
+  trace?: TraceContext;
 }
 
 export interface MeshCore {

@@ -11,6 +11,8 @@ import {
   RequestTimeoutError,
   UnsendableError,
 } from "../tcp/errors.ts";
+import { closeSpan, openSpan, SpanKind } from "../trace/spans.ts";
+import { formatTraceparent } from "../trace/traceparent.ts";
 import type { Packet } from "../wire/packet.ts";
 import { type MeshAnswer, MeshError, type MeshRequestOptions } from "./core.ts";
 import { type Instance, type InstancePool, NO_LIVE_INSTANCE, UNKNOWN_ROUTE } from "./pool.ts";
@@ -24,6 +26,8 @@ type RequestPacket = {
   /** The ms left until the deadline when sent (book services ignore it). */
   timeout: number;
   idempotencyKey?: string;
+  /** W3C Trace Context of the hop (docs/protocol.md §11): book services ignore it. */
+  traceparent?: string;
 };
 
 /** How soon a caller may try again when no instance is live: connections are remade within about a second. */
@@ -85,13 +89,20 @@ export async function sendRequest(
     }
     const { counts } = instance;
     counts.requests++;
+    const hop = options.trace && openSpan(route, SpanKind.CLIENT, options.trace, () => ({
+      "pilcrow.instance": instance.id,
+      "pilcrow.service": instance.name,
+    }));
+    if (hop) packet.traceparent = formatTraceparent(hop.context);
     try {
       const answer = await instance.client.requestAnswer(packet, packet.timeout);
       if (answer.packet.errorcode !== 0) counts.errors++;
+      if (hop) closeSpan(hop, answer.packet.errorcode !== 0 ? "errorcode 1" : undefined);
       const retryAfter = retryAfterOf(answer.packet);
       if (retryAfter === undefined) return answer;
       refusal = { answer, retryAfter };
     } catch (error) {
+      if (hop) closeSpan(hop, (error as Error).message);
       if (error instanceof NotConnectedError) counts.requests--;
       else if (error instanceof RequestTimeoutError) counts.timeouts++;
       else counts.errors++;

@@ -10,6 +10,8 @@ import type { Contract } from "../contract/contract.ts";
 import type { Logger } from "../log.ts";
 import { StoreError } from "../store/contract.ts";
 import { IdempotencyKeyReusedError } from "../store/idempotency.ts";
+import { closeSpan, openSpan, SpanKind, withActiveSpan } from "../trace/spans.ts";
+import { parseTraceparent, type TraceContext } from "../trace/traceparent.ts";
 import { DEFAULT_MAX_FRAME_BYTES, frameText } from "../wire/codec.ts";
 import type { Packet } from "../wire/packet.ts";
 import {
@@ -51,6 +53,11 @@ const FRAME_END_BYTES = 2;
  * rejects. The frame is built only when it is sent: a burst of big answers to a peer that is being dropped
  * (it does not read) must not all be encoded and held at once — only those sent before it is dropped are.
  */
+/** A request's context as the kit makes it: the handler's span is set on it before the handler runs. */
+export interface TracedContext extends RequestContext<Contract> {
+  trace?: TraceContext;
+}
+
 /** Hears of every request a route's handler ran: how long it took, and whether it failed (errorcode 1). */
 export type HandledObserver = (routeKey: string, ms: number, failed: boolean) => void;
 
@@ -59,7 +66,7 @@ export function answerer(
   log: Logger,
   idempotency?: IdempotencyOptions,
   handled?: HandledObserver,
-): (packet: Packet, context: RequestContext<Contract>) => Promise<(() => string) | undefined> {
+): (packet: Packet, context: TracedContext) => Promise<(() => string) | undefined> {
   const once = idempotency && idempotencyRunner(idempotency, log);
   return async (packet, context) => {
     const key = keyOf(packet);
@@ -84,14 +91,22 @@ export function answerer(
     });
     let answer: AnswerPacket;
     const startedAt = performance.now();
+    // The handler's span, under the hop that brought the request (or the root of a trace a book peer started).
+    const span = openSpan(routeKey, SpanKind.SERVER, parseTraceparent(packet.traceparent));
+    context.trace = span.context;
     try {
       answer = {
         key,
-        ...await (keyed && once ? once(routeKey, idempotencyKey as string, packet.params, handle) : handle()),
+        ...await withActiveSpan(
+          span,
+          () => keyed && once ? once(routeKey, idempotencyKey as string, packet.params, handle) : handle(),
+        ),
       } as AnswerPacket;
       handled?.(routeKey, performance.now() - startedAt, answer.errorcode !== 0);
+      closeSpan(span);
     } catch (error) {
       handled?.(routeKey, performance.now() - startedAt, true);
+      closeSpan(span, (error as Error)?.message ?? String(error));
       if (isKeyReused(error)) {
         return () => frameText({ ...failure(key, new IdempotencyKeyReusedError().message), idempotency: KEY_REUSED });
       }

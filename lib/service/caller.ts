@@ -10,6 +10,8 @@ import * as v from "valibot";
 import type { Answer, Contract, RouteKey } from "../contract/contract.ts";
 import type { Logger } from "../log.ts";
 import { type MeshCore, MeshError } from "../mesh/core.ts";
+import { closeSpan, openSpan, SpanKind } from "../trace/spans.ts";
+import type { TraceContext } from "../trace/traceparent.ts";
 import type { NodeInfo } from "../wire/packet.ts";
 import type { CallOptions } from "./handlers.ts";
 
@@ -60,6 +62,20 @@ export class MeshCaller {
     params: Record<string, unknown>,
     requestDeadline: number,
     options: CallOptions = {},
+    trace?: TraceContext,
+  ): Promise<Answer<unknown>> {
+    const span = openSpan(`call ${route}`, SpanKind.INTERNAL, trace);
+    const answer = await this.#call(route, params, requestDeadline, options, span.context);
+    closeSpan(span, answer.errorcode === 0 ? undefined : answer.errormessage);
+    return answer;
+  }
+
+  async #call(
+    route: RouteKey,
+    params: Record<string, unknown>,
+    requestDeadline: number,
+    options: CallOptions,
+    trace: TraceContext,
   ): Promise<Answer<unknown>> {
     const used = this.#routes.get(route);
     if (!used) return failure(`${route} is in none of the contracts this service declared it uses`);
@@ -70,6 +86,7 @@ export class MeshCaller {
       ({ packet } = await this.#mesh.request(route, params, {
         deadline,
         resend: options.resend,
+        trace,
         ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }),
       }));
     } catch (error) {

@@ -17,10 +17,11 @@ import { ServiceMetrics } from "../metrics/service-metrics.ts";
 import type { TcpImplementation } from "../runtime/types.ts";
 import type { PacketConnection } from "../tcp/connection.ts";
 import { listenPackets } from "../tcp/server.ts";
+import type { TraceContext } from "../trace/traceparent.ts";
 import { frameText } from "../wire/codec.ts";
 import { isPing, pong } from "../wire/heartbeat.ts";
 import type { Packet } from "../wire/packet.ts";
-import { answerer, busy, keyOf, type Route } from "./answer.ts";
+import { answerer, busy, keyOf, type Route, type TracedContext } from "./answer.ts";
 import { MeshCaller } from "./caller.ts";
 import type { AnswerChannel } from "./channel.ts";
 import { ServiceBusyError } from "./errors.ts";
@@ -206,8 +207,10 @@ export async function startService<C extends Contract, U extends Contract = neve
  * A request's context. `call` is made only when a handler asks for it (most never call another service), and
  * made bound, so that handlers may take it out of the context: `async (params, { call }) => …`.
  */
-class Scope implements RequestContext<Contract> {
+class Scope implements TracedContext {
   readonly #caller: MeshCaller;
+  /** The handler's span (answer.ts sets it): each call is a span under it. */
+  trace: TraceContext | undefined;
 
   constructor(readonly deadline: number, readonly log: Logger, caller: MeshCaller) {
     this.#caller = caller;
@@ -215,7 +218,7 @@ class Scope implements RequestContext<Contract> {
 
   get call(): RequestContext<Contract>["call"] {
     return (route, params, callOptions) =>
-      this.#caller.call(route, params as Record<string, unknown>, this.deadline, callOptions);
+      this.#caller.call(route, params as Record<string, unknown>, this.deadline, callOptions, this.trace);
   }
 }
 

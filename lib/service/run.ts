@@ -34,6 +34,7 @@ import { runMain } from "../main.ts";
 import type { NatsBus } from "../mesh/nats/bus.ts";
 import { openNatsBus } from "../mesh/nats/open.ts";
 import { environment } from "../runtime/mod.ts";
+import { startTraceExport } from "../trace/export.ts";
 import type { IdempotencyLedger } from "../store/idempotency.ts";
 import type { Handlers } from "./handlers.ts";
 import { DEFAULT_IDEMPOTENCY_WINDOW_MS } from "./idempotency.ts";
@@ -92,6 +93,7 @@ export function runService<C extends Contract, U extends Contract = never>(
       ? DEFAULT_IDEMPOTENCY_WINDOW_MS
       : parseDuration(window, "--idempotency-window (or PILCROW_IDEMPOTENCY_WINDOW_MS)", IDEMPOTENCY_WINDOW_BOUNDS);
     const context: StartContext = { config, log, dataDir };
+    const traces = await startTraceExport(contract.name, log);
     const started = await definition.start(context);
     let nats: NatsBus | undefined;
     try {
@@ -118,11 +120,13 @@ export function runService<C extends Contract, U extends Contract = never>(
           await service.close(drainMs);
           await nats?.close();
           await started.close?.();
+          await traces?.close();
         },
       };
     } catch (error) {
       await nats?.close();
       await started.close?.();
+      await traces?.close();
       throw error;
     }
   }, [...SERVICE_OPTIONS, ...tableOf(definition.flags ?? {})]);

@@ -8,6 +8,7 @@
  */
 import mysql, { type Pool, type RowDataPacket } from "mysql2/promise";
 import type { Logger } from "../log.ts";
+import { traceStatement } from "../trace/spans.ts";
 import { StoreError } from "./contract.ts";
 import { IDEMPOTENCY_TABLE_SPEC, ledgerOn, memoisedMysqlWrite, memoisingScope } from "./idempotency.ts";
 import type { OpenedStore } from "./open.ts";
@@ -59,7 +60,11 @@ class Database implements SqlDatabase {
    * (a client told "Database Error" must not find the write done later); one that was sent and got no
    * answer costs its connection, which is destroyed rather than handed to the next statement.
    */
-  async run<T>(sql: string, values: unknown[] = []): Promise<T> {
+  run<T>(sql: string, values: unknown[] = []): Promise<T> {
+    return traceStatement("mysql", sql, () => this.#run<T>(sql, values));
+  }
+
+  async #run<T>(sql: string, values: unknown[]): Promise<T> {
     const deadline = Date.now() + this.timeoutMs;
     // A write of a request with an Idempotency-Key: run once per key, with its result kept in one transaction.
     const scope = memoisingScope(sql);

@@ -21,6 +21,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { IN_MEMORY } from "../config.ts";
 import { openSqlite, type SqliteConnection, SqliteFailure } from "../runtime/sqlite.ts";
+import { traceStatement } from "../trace/spans.ts";
 import { StoreError } from "./contract.ts";
 import { IDEMPOTENCY_TABLE_SPEC, ledgerOn, memoisedSqliteWrite, memoisingScope } from "./idempotency.ts";
 import type { OpenedStore } from "./open.ts";
@@ -56,7 +57,11 @@ class Database implements SqliteDatabase {
 
   constructor(private readonly connection: SqliteConnection) {}
 
-  async run<T>(sql: string, values: readonly unknown[] = []): Promise<T> {
+  run<T>(sql: string, values: readonly unknown[] = []): Promise<T> {
+    return traceStatement("sqlite", sql, () => this.#run<T>(sql, values));
+  }
+
+  async #run<T>(sql: string, values: readonly unknown[]): Promise<T> {
     const returnsRows = RETURNS_ROWS.test(sql);
     const execute = () => {
       if (returnsRows) return this.connection.all(sql, values);

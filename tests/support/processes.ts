@@ -189,13 +189,14 @@ export function delay(ms: number): Promise<void> {
 export async function eventually<T>(
   check: () => T | undefined | Promise<T | undefined>,
   timeoutMs = 10_000,
-  what = "condition",
+  /** What is waited for, in the error; a function is asked only then (to say what was seen instead). */
+  what: string | (() => string) = "condition",
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
     await delay(20);
   }
 }

@@ -1,0 +1,211 @@
+/**
+ * W3C Trace Context through the mesh: the gateway takes `traceparent` (or starts a trace), every hop passes it on,
+ * and the answer carries it. With OTEL_EXPORTER_OTLP_ENDPOINT set, every process exports its spans over OTLP/HTTP:
+ * a small receiver here collects them, and the test checks that they make one tree — the gateway's request, each
+ * mesh hop, each handler, the call purchases makes to goods, and the store's statements.
+ */
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import { after, before, describe, it } from "node:test";
+import { formatTraceparent, newTrace, parseTraceparent } from "../lib/trace/traceparent.ts";
+import { eventually } from "./support/processes.ts";
+import { call, startSystem, type System } from "./support/system.ts";
+
+const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT_ID = "00f067aa0ba902b7";
+const HEADER = `00-${TRACE_ID}-${PARENT_ID}-01`;
+
+describe("traceparent", () => {
+  it("reads a valid header and writes it back the same", () => {
+    assert.deepEqual(parseTraceparent(HEADER), { traceId: TRACE_ID, spanId: PARENT_ID, flags: 1 });
+    assert.equal(formatTraceparent(parseTraceparent(HEADER)!), HEADER);
+    assert.equal(parseTraceparent(`  ${HEADER}  `)?.traceId, TRACE_ID);
+    // A later version may add fields: they are ignored, the four known ones read.
+    assert.equal(parseTraceparent(`01-${TRACE_ID}-${PARENT_ID}-00-extra`)?.flags, 0);
+  });
+
+  it("refuses every malformed header (a new trace starts instead)", () => {
+    const malformed: unknown[] = [
+      undefined,
+      42,
+      "",
+      "00",
+      `00-${TRACE_ID}-${PARENT_ID}`,
+      `00-${TRACE_ID.toUpperCase()}-${PARENT_ID}-01`,
+      `00-${"0".repeat(32)}-${PARENT_ID}-01`,
+      `00-${TRACE_ID}-${"0".repeat(16)}-01`,
+      `ff-${TRACE_ID}-${PARENT_ID}-01`,
+      `00-${TRACE_ID}-${PARENT_ID}-01-more`,
+      `00-${TRACE_ID}x-${PARENT_ID}-01`,
+      `0-${TRACE_ID}-${PARENT_ID}-01`,
+      `00-${TRACE_ID}-${PARENT_ID}-1`,
+      `00-${TRACE_ID}-${PARENT_ID}-01\n`.repeat(100),
+      `01-${TRACE_ID}-${PARENT_ID}-01${"-x".repeat(300)}`,
+    ];
+    for (const header of malformed) assert.equal(parseTraceparent(header), undefined, JSON.stringify(header));
+  });
+
+  it("makes new traces with ids that are never zero and never repeat", () => {
+    const traces = Array.from({ length: 1000 }, newTrace);
+    assert.equal(new Set(traces.map((trace) => trace.traceId)).size, 1000);
+    for (const trace of traces) assert.ok(parseTraceparent(formatTraceparent(trace)), formatTraceparent(trace));
+  });
+});
+
+describe("traces through a running mesh", () => {
+  let system: System;
+  before(async () => {
+    system = await startSystem({ services: ["goods", "purchases"] });
+  });
+  after(() => system?.stop());
+
+  it("answers with the caller's trace id, a span of its own, and the caller's flags", async () => {
+    const response = await fetch(`${system.url}/goods`, { headers: { traceparent: HEADER } });
+    await response.body?.cancel();
+    const answered = parseTraceparent(response.headers.get("traceparent"));
+    assert.ok(answered, `traceparent ${response.headers.get("traceparent")}`);
+    assert.equal(answered.traceId, TRACE_ID);
+    assert.notEqual(answered.spanId, PARENT_ID);
+    assert.equal(answered.flags, 1);
+  });
+
+  it("starts a trace for a request without one, or with a malformed one", async () => {
+    const cases: Record<string, string>[] = [{}, { traceparent: "00-nonsense" }, {
+      traceparent: HEADER.replace("00-", "ff-"),
+    }];
+    for (const headers of cases) {
+      const response = await fetch(`${system.url}/goods`, { headers });
+      await response.body?.cancel();
+      const answered = parseTraceparent(response.headers.get("traceparent"));
+      assert.ok(answered, JSON.stringify(headers));
+      assert.notEqual(answered.traceId, TRACE_ID);
+    }
+  });
+
+  it("carries the trace on failures too (a route nobody serves, a malformed body)", async () => {
+    for (const [method, path, body] of [["GET", "/nobody", undefined], ["POST", "/goods", "{not json"]] as const) {
+      const response = await fetch(system.url + path, {
+        method,
+        headers: { traceparent: HEADER, "content-type": "application/json" },
+        body,
+      });
+      await response.body?.cancel();
+      assert.ok(response.status >= 400, `${method} ${path}: ${response.status}`);
+      assert.equal(parseTraceparent(response.headers.get("traceparent"))?.traceId, TRACE_ID, `${method} ${path}`);
+    }
+  });
+});
+
+/** An OTLP/HTTP receiver: collects the spans every process exports (JSON, as the exporter sends by default). */
+interface ReceivedSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  service: string;
+  attributes: Record<string, unknown>;
+}
+
+function startReceiver(): Promise<{ server: Server; url: string; spans: ReceivedSpan[]; bodies: string[] }> {
+  const spans: ReceivedSpan[] = [];
+  const bodies: string[] = [];
+  const server = createServer((request, response) => {
+    let body = "";
+    request.setEncoding("utf8");
+    request.on("data", (chunk) => body += chunk);
+    request.on("end", () => {
+      bodies.push(`${request.method} ${request.url} ${request.headers["content-type"]}`);
+      try {
+        for (const resource of JSON.parse(body).resourceSpans ?? []) {
+          const service = resource.resource?.attributes?.find((a: { key: string }) => a.key === "service.name")
+            ?.value?.stringValue;
+          for (const scope of resource.scopeSpans ?? []) {
+            for (const span of scope.spans ?? []) {
+              const attributes: Record<string, unknown> = {};
+              for (const { key, value } of span.attributes ?? []) attributes[key] = Object.values(value)[0];
+              spans.push({ ...span, service, attributes });
+            }
+          }
+        }
+      } catch {
+        // Not JSON: the test fails on what it did not get.
+      }
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end("{}");
+    });
+  });
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      resolve({ server, url: `http://127.0.0.1:${port}`, spans, bodies });
+    });
+  });
+}
+
+describe("spans exported over OTLP/HTTP", () => {
+  it("make one tree: gateway request, hops, handlers, the call and the store statements", async () => {
+    const receiver = await startReceiver();
+    const system = await startSystem({
+      services: ["goods", "purchases"],
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: "100" },
+    });
+    try {
+      await call(system, "POST", "/goods", { name: "cup", category: "cups", price: 3000, description: "d" });
+      await call(system, "POST", "/purchases", { userid: 9, goodsid: 1 });
+      // Purchases connects to goods on its own: the call works once it has.
+      await eventually(
+        async () => (await call(system, "GET", "/purchases/history?userid=9")).body.errorcode === 0 || undefined,
+        10_000,
+        "history with goods",
+      );
+      const response = await fetch(`${system.url}/purchases/history?userid=9`, { headers: { traceparent: HEADER } });
+      assert.equal((await response.json()).errorcode, 0);
+      const mine = () => receiver.spans.filter((span) => span.traceId === TRACE_ID);
+      const names = () => mine().map((span) => `${span.service}:${span.name}`).sort();
+      await eventually(
+        () => mine().some((span) => span.service === "goods" && span.attributes["db.system.name"]) || undefined,
+        10_000,
+        () => `spans of the trace: ${names().join(", ")} (received: ${receiver.bodies.slice(0, 3).join("; ")})`,
+      );
+      await eventually(() => mine().length >= 7 || undefined, 5000, () => names().join(", "));
+      const spans = mine();
+      const byId = new Map(spans.map((span) => [span.spanId, span]));
+      const parentOf = (span: ReceivedSpan) => span.parentSpanId ? byId.get(span.parentSpanId) : undefined;
+      const root = spans.find((span) => span.service === "gate" && span.kind === 2);
+      assert.ok(root, `the gateway's request span: ${names().join(", ")}`);
+      assert.equal(root.parentSpanId, PARENT_ID, "its parent is the caller's span");
+      assert.equal(root.attributes["http.response.status_code"], 200);
+      // The answer names the gateway's span.
+      assert.equal(parseTraceparent(response.headers.get("traceparent"))?.spanId, root.spanId);
+      const handler = spans.find((span) => span.service === "purchases" && span.name === "GET/purchases/history");
+      assert.ok(handler, `purchases' handler span: ${names().join(", ")}`);
+      const hop = parentOf(handler)!;
+      assert.equal(hop?.service, "gate", "the handler is under the gateway's hop to it");
+      assert.equal(parentOf(hop), root);
+      const theCall = spans.find((span) => span.service === "purchases" && span.name === "call GET/goods/lookup");
+      assert.ok(theCall, names().join(", "));
+      assert.equal(parentOf(theCall), handler);
+      const lookup = spans.find((span) => span.service === "goods" && span.name === "GET/goods/lookup");
+      assert.ok(lookup, names().join(", "));
+      assert.equal(parentOf(parentOf(lookup)!), theCall, "goods' handler is under purchases' hop, under its call");
+      const statement = spans.find((span) => span.service === "goods" && span.attributes["db.system.name"]);
+      assert.ok(statement && parentOf(statement) === lookup, "goods' statement is under its handler");
+      assert.equal(statement.attributes["db.system.name"], "sqlite");
+      assert.ok(
+        String(statement.attributes["db.query.text"]).startsWith("SELECT"),
+        String(statement.attributes["db.query.text"]),
+      );
+      const purchasesStatement = spans.find((span) =>
+        span.service === "purchases" && span.attributes["db.system.name"]
+      );
+      assert.ok(
+        purchasesStatement && parentOf(purchasesStatement) === handler,
+        "purchases' statement is under its handler",
+      );
+    } finally {
+      await system.stop();
+      receiver.server.close();
+    }
+  });
+});
