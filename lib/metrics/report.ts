@@ -27,6 +27,8 @@ export interface GatheredReport {
   name: string;
   report?: NodeReport;
   error?: string;
+  /** Metric families and samples of its report the gateway left out (malformed or past the limits: sanitize.ts). */
+  rejectedSamples?: number;
 }
 
 /** One route as the gateway saw it over the last window (lib/metrics/route-stats.ts). */

@@ -1,0 +1,70 @@
+/**
+ * A node's process metrics on its own registry: prom-client's default metrics where they work, checked on every
+ * runtime (docs/metrics.md, "Runtimes").
+ *
+ * - Node: all of them.
+ * - Bun: all but the V8 heap spaces (Bun's JavaScriptCore has none: it reports made-up ones) and the garbage
+ *   collection histogram (Bun emits no `gc` performance entries: it would stay empty).
+ * - Deno: none of prom-client's. Its default metrics read /proc (memory, file descriptors; the limit as soon as
+ *   they are registered), which a Pilcrow node on Deno may not read (its permissions name its own files only):
+ *   Deno then asks on the terminal and the whole process waits for an answer — or, without a terminal, they read 0.
+ *   So a Deno node shows CPU, memory and heap from node:process, which Deno answers without a permission.
+ */
+import process from "node:process";
+import { collectDefaultMetrics, Counter, Gauge, type Registry } from "prom-client";
+import { runtimeName } from "../runtime/detect.ts";
+
+const LEFT_OUT_ON_BUN = [
+  "nodejs_heap_space_size_total_bytes",
+  "nodejs_heap_space_size_used_bytes",
+  "nodejs_heap_space_size_available_bytes",
+  "nodejs_gc_duration_seconds",
+];
+
+export function startProcessMetrics(registry: Registry): void {
+  if (runtimeName === "deno") return startFromNodeProcess(registry);
+  collectDefaultMetrics({ register: registry });
+  if (runtimeName === "bun") { for (const name of LEFT_OUT_ON_BUN) registry.removeSingleMetric(name); }
+}
+
+/** The same names and meanings as prom-client's, read from node:process alone. */
+function startFromNodeProcess(registry: Registry): void {
+  const registers = [registry];
+  const startedAt = Math.round(Date.now() / 1000 - process.uptime());
+  new Gauge({
+    name: "process_start_time_seconds",
+    help: "Start time of the process since unix epoch in seconds.",
+    registers,
+  })
+    .set(startedAt);
+  const cpu = (name: string, help: string, read: (usage: NodeJS.CpuUsage) => number) =>
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(read(process.cpuUsage()) / 1e6);
+      },
+    });
+  cpu("process_cpu_user_seconds_total", "Total user CPU time spent in seconds.", (usage) => usage.user);
+  cpu("process_cpu_system_seconds_total", "Total system CPU time spent in seconds.", (usage) => usage.system);
+  cpu(
+    "process_cpu_seconds_total",
+    "Total user and system CPU time spent in seconds.",
+    (usage) => usage.user + usage.system,
+  );
+  const memory = (name: string, help: string, read: (usage: NodeJS.MemoryUsage) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(read(process.memoryUsage()));
+      },
+    });
+  memory("process_resident_memory_bytes", "Resident memory size in bytes.", (usage) => usage.rss);
+  memory("nodejs_heap_size_total_bytes", "Process heap size from Node.js in bytes.", (usage) => usage.heapTotal);
+  memory("nodejs_heap_size_used_bytes", "Process heap size used from Node.js in bytes.", (usage) => usage.heapUsed);
+  memory("nodejs_external_memory_bytes", "Node.js external memory size in bytes.", (usage) => usage.external);
+}
