@@ -8,6 +8,12 @@
  * Most lines are caused by peers (a connection, a registration, a bad frame), so no event may write more than
  * a set number of lines per window: the rest are counted and reported in one line when the window closes.
  * Debug lines are not limited: whoever turns them on asked for everything.
+ *
+ * A child logger (`log.child({ requestId, traceId })`) writes through its parent, its rate limit included, and adds
+ * its fields to every line: top-level keys in JSON, a `key=value` suffix in the human format (a line without fields
+ * reads exactly as before). Hand-written rather than LogTape: LogTape's configure() is process-global, while several
+ * nodes share a process in tests and in "pilcrow/platform", and the book's format, the escaping and the rate limit
+ * would stay ours anyway (docs/logs.md).
  */
 import process from "node:process";
 import { clearTimeout, setTimeout } from "node:timers";
@@ -23,7 +29,15 @@ export interface Logger {
   info(event: string, ...details: unknown[]): void;
   warn(event: string, ...details: unknown[]): void;
   error(event: string, ...details: unknown[]): void;
+  /** A logger whose every line also carries these fields (and its parent's: a field given again wins). */
+  child(fields: LogFields): Logger;
 }
+
+/** What a child logger adds to each of its lines: a request's ids, say. */
+export type LogFields = Readonly<Record<string, unknown>>;
+
+/** The keys of a JSON line that a field cannot take: a field named so is left out of the line. */
+const RESERVED_KEYS = new Set(["time", "level", "process", "event", "details"]);
 
 /** Where lines go: anything with a `write(text)` (process.stdout, a file stream, a test's capture). */
 export interface LogStream {
@@ -55,6 +69,11 @@ export interface LoggerOptions {
   err?: LogStream;
   /** Default DEFAULT_RATE_LIMIT; `false` writes every line. */
   rateLimit?: RateLimit | false;
+  /**
+   * Also given every line written (at the logger's level, past its rate limit), as the JSON line the json format
+   * writes, without its newline: how lines reach the log shipper (lib/logs/shipper.ts). Must not throw, nor log.
+   */
+  also?: (jsonLine: string) => void;
 }
 
 export function parseLogFormat(value: string | undefined): LogFormat {
@@ -73,28 +92,63 @@ export function createLogger(options: LoggerOptions): Logger {
   const json = options.format === "json";
   const out = options.out ?? process.stdout;
   const err = options.err ?? process.stderr;
-  const print = (level: LogLevel, event: string, details: unknown[]) => {
-    const line = json ? jsonLine(level, options.name, event, details) : humanLine(event, details);
+  const { also } = options;
+  const print = (level: LogLevel, event: string, details: unknown[], fields: LogFields | undefined) => {
+    const record = json || also ? jsonLine(level, options.name, event, details, fields) : undefined;
+    const line = json ? record! : humanLine(event, details) + humanSuffix(fields);
     (level === "error" || level === "warn" ? err : out).write(line + "\n");
+    if (also) also(record!);
   };
   const limit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
   const limiter = limit
     ? new EventLimiter(
       limit,
-      (level, event, lines) => print(level, SUPPRESSED, [{ event, lines, withinMs: limit.windowMs }]),
+      (level, event, lines) => print(level, SUPPRESSED, [{ event, lines, withinMs: limit.windowMs }], undefined),
     )
     : undefined;
-  const write = (level: LogLevel, event: string, details: unknown[]) => {
+  const write: WriteLine = (level, event, details, fields) => {
     if (RANK[level] < threshold) return;
     if (level !== "debug" && limiter && !limiter.admits(level, event)) return;
-    print(level, event, details);
+    print(level, event, details, fields);
   };
+  // Own properties, not a class's methods: callers may copy the root logger and replace one level (tests do).
   return {
-    debug: (event, ...details) => write("debug", event, details),
-    info: (event, ...details) => write("info", event, details),
-    warn: (event, ...details) => write("warn", event, details),
-    error: (event, ...details) => write("error", event, details),
+    debug: (event, ...details) => write("debug", event, details, undefined),
+    info: (event, ...details) => write("info", event, details, undefined),
+    warn: (event, ...details) => write("warn", event, details, undefined),
+    error: (event, ...details) => write("error", event, details, undefined),
+    child: (fields) => new ChildLogger(write, { ...fields }),
   };
+}
+
+type WriteLine = (level: LogLevel, event: string, details: unknown[], fields: LogFields | undefined) => void;
+
+/**
+ * A logger with fields: one small object per child (a request may make one), its methods shared on the prototype,
+ * nothing formatted until a line is written.
+ */
+class ChildLogger implements Logger {
+  constructor(private readonly write: WriteLine, private readonly fields: LogFields) {}
+
+  debug(event: string, ...details: unknown[]): void {
+    this.write("debug", event, details, this.fields);
+  }
+
+  info(event: string, ...details: unknown[]): void {
+    this.write("info", event, details, this.fields);
+  }
+
+  warn(event: string, ...details: unknown[]): void {
+    this.write("warn", event, details, this.fields);
+  }
+
+  error(event: string, ...details: unknown[]): void {
+    this.write("error", event, details, this.fields);
+  }
+
+  child(fields: LogFields): Logger {
+    return new ChildLogger(this.write, { ...this.fields, ...fields });
+  }
 }
 
 /**
@@ -244,13 +298,49 @@ function clipped(text: string): string {
   return text.length > max ? `${text.slice(0, max)}... ${text.length - max} more characters` : text;
 }
 
-function jsonLine(level: LogLevel, name: string, event: string, details: unknown[]): string {
+/**
+ * A line's fields for the human format: ` key=value` each, strings as they are (made visible, cut short), other
+ * values as inspect prints them on one line. Nothing at all without fields, so the book's lines stay as they are.
+ */
+function humanSuffix(fields: LogFields | undefined): string {
+  if (fields === undefined) return "";
+  let suffix = "";
+  for (const key in fields) {
+    const value = fields[key];
+    if (value === undefined) continue;
+    const text = typeof value === "string"
+      ? visible(value.length > MAX_FIELD_CHARS ? `${value.slice(0, MAX_FIELD_CHARS)}…` : value)
+      : inspect(shown(value, 0, new Map()), { ...HUMAN_INSPECT, breakLength: Infinity, compact: true });
+    suffix += ` ${visible(key)}=${text}`;
+  }
+  return suffix;
+}
+
+/** Characters of a string field shown in the human format: ids fit whole; JSON lines carry every character. */
+const MAX_FIELD_CHARS = 100;
+
+function jsonLine(
+  level: LogLevel,
+  name: string,
+  event: string,
+  details: unknown[],
+  fields: LogFields | undefined,
+): string {
   const time = new Date().toISOString();
+  const record: Record<string, unknown> = { time, level, process: name, event, details };
+  if (fields !== undefined) {
+    for (const key in fields) if (!RESERVED_KEYS.has(key)) record[key] = fields[key];
+  }
   try {
-    return JSON.stringify({ time, level, process: name, event, details }, jsonSafe);
+    return JSON.stringify(record, jsonSafe);
   } catch {
-    // Too deep or cyclic (hostile input can be both): the event is still worth a line.
-    return JSON.stringify({ time, level, process: name, event, details: ["[unserializable]"] });
+    // Too deep or cyclic (hostile input can be both): the event is still worth a line, with its fields if they are.
+    record.details = ["[unserializable]"];
+    try {
+      return JSON.stringify(record, jsonSafe);
+    } catch {
+      return JSON.stringify({ time, level, process: name, event, details: ["[unserializable]"] });
+    }
   }
 }
 

@@ -81,6 +81,86 @@ describe("log", () => {
   });
 });
 
+describe("child loggers", () => {
+  const fields = { requestId: "r-7", traceId: "4bf92f3577b34da6a3ce929d0e0e4736" };
+
+  it("carry their fields as top-level keys of each JSON line, after the line's own, never over them", () => {
+    const { log, out, err, entries } = captured();
+    const child = log.child(fields);
+    child.info("handled", { route: "GET/goods" });
+    child.child({ requestId: "r-8", hop: 2, level: "forged", event: "forged" }).warn("call failed", "goods");
+    log.info("plain");
+    assert.deepEqual(Object.keys(entries(out)[0]), [
+      "time",
+      "level",
+      "process",
+      "event",
+      "details",
+      ...Object.keys(fields),
+    ]);
+    assert.deepEqual(entries(out).map(({ event, requestId, traceId }) => [event, requestId, traceId]), [
+      ["handled", "r-7", fields.traceId],
+      ["plain", undefined, undefined],
+    ]);
+    const [warned] = entries(err);
+    assert.deepEqual([warned.level, warned.event, warned.requestId, warned.traceId, warned.hop], [
+      "warn",
+      "call failed",
+      "r-8",
+      fields.traceId,
+      2,
+    ]);
+  });
+
+  it("end a human line with key=value, and leave a line without fields as it was", () => {
+    const { log, out } = captured({ format: "human" });
+    log.child(fields).info("onCreate", "127.0.0.1", 50123);
+    log.info("onCreate", "127.0.0.1", 50123);
+    log.child({ id: "a\nforged line", n: 3, nested: { a: [1] }, gone: undefined }).info("odd");
+    assert.deepEqual(out, [
+      `onCreate 127.0.0.1 50123 requestId=r-7 traceId=${fields.traceId}\n`,
+      "onCreate 127.0.0.1 50123\n",
+      "odd id=a␊forged line n=3 nested={ a: [ 1 ] }\n",
+    ]);
+  });
+
+  it("share their parent's level and rate limit", () => {
+    const { log, err, out } = captured({ level: "warn", rateLimit: { lines: 3, windowMs: 60_000 } });
+    for (let i = 0; i < 10; i++) log.child({ requestId: i }).warn("peer-not-reading", i);
+    log.child(fields).info("below the level");
+    assert.equal(err.length, 3);
+    assert.equal(out.length, 0);
+  });
+
+  it("give every written line, as its JSON, to the `also` hook, in either format", () => {
+    for (const format of ["human", "json"] as const) {
+      const shipped: string[] = [];
+      const { log } = captured({ format, also: (line) => shipped.push(line) });
+      log.child(fields).info("handled", 1);
+      log.debug("below the level");
+      const [line] = shipped.map((text) => JSON.parse(text));
+      assert.equal(shipped.length, 1, format);
+      assert.deepEqual([line.event, line.details, line.traceId, line.process], [
+        "handled",
+        [1],
+        fields.traceId,
+        "test",
+      ]);
+    }
+  });
+
+  it("cost a small object each, and nothing is formatted for a line below the level", () => {
+    let formatted = 0;
+    const { log } = captured({ level: "info" });
+    const costly = { toJSON: () => formatted++ };
+    const started = performance.now();
+    for (let i = 0; i < 100_000; i++) log.child({ requestId: i, traceId: fields.traceId }).debug("d", costly);
+    const ms = performance.now() - started;
+    assert.equal(formatted, 0);
+    assert.ok(ms < 1000, `${ms.toFixed(0)} ms for 100 000 children`);
+  });
+});
+
 const gate: NodeInfo = { port: 8000, name: "gate", urls: [], pilcrow: 1, host: "127.0.0.1" };
 const goods: NodeInfo = {
   port: 9010,

@@ -1,0 +1,23 @@
+/**
+ * The logs service (docs/logs.md): `npx tsx services/logs.ts [PORT]` (default 9040). Receives the log lines of every
+ * node started with --log-to-mesh, over the mesh (`POST/logs`), and writes them as JSON lines to a file that rotates
+ * by size: `--logs-file PATH` (default <data-dir>/logs/pilcrow.jsonl), `--logs-max-bytes N` (10 MiB),
+ * `--logs-keep N` (5 old files). Its own lines stay in its own output: it ignores --log-to-mesh.
+ */
+import { RotatingFile } from "../lib/logs/rotating-file.ts";
+import { keepOwnLinesLocal, LOGS_FLAGS, LOGS_PORT, readLogsFileSettings } from "../lib/logs/settings.ts";
+import { runService } from "../mod.ts";
+import { logs } from "./logs/contract.ts";
+import { logsHandlers } from "./logs/handlers.ts";
+
+keepOwnLinesLocal();
+await runService(logs, {
+  port: LOGS_PORT,
+  flags: LOGS_FLAGS,
+  start({ config, dataDir, log }) {
+    const { path, maxBytes, keep } = readLogsFileSettings(config.values, dataDir);
+    const file = new RotatingFile(path, maxBytes, keep);
+    log.info("writing logs to", path, { maxBytes, keep });
+    return { handlers: logsHandlers(file), close: async () => file.close() };
+  },
+});
