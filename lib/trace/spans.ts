@@ -1,31 +1,55 @@
 /**
  * Spans through @opentelemetry/api: the gateway's request, each mesh hop, each handler, each call and each store
- * statement. With no SDK registered the API's tracer records nothing and costs a fraction of a microsecond; the
- * trace ids still flow (this node makes its own span ids then), so log lines and answers carry them either way.
+ * statement. With no SDK registered no span object is made at all (the API's no-op would cost more than the rest
+ * of tracing together); the trace ids still flow (this node makes its own span ids then), so log lines and answers
+ * carry them either way.
  * With an SDK (export.ts, or the user's own), the spans are its, parented across processes by `traceparent`.
  *
  * A store statement does not know the request it runs for: the handler's span is made the active one for the
  * handler's async work (AsyncLocalStorage, on every runtime) — only while an SDK records, so that tracing off
  * costs nothing there either.
  */
-import { type Attributes, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import {
+  type Attributes,
+  ProxyTracerProvider,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Tracer,
+  type TracerProvider,
+} from "@opentelemetry/api";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { newSpanId, newTrace, type TraceContext } from "./traceparent.ts";
 
 export { SpanKind };
 
-const tracer = trace.getTracer("pilcrow");
+/** The API's no-op provider, which its global proxy delegates to until an SDK is registered. */
+const NO_SDK = new ProxyTracerProvider().getDelegate();
 
-/** One span: the trace context to send on (its own span id) and the span to end. */
+/** The tracer of the SDK registered now, made once per provider; undefined with none (the common case). */
+let sdk: { provider: TracerProvider; tracer: Tracer } | undefined;
+
+function sdkTracer(): Tracer | undefined {
+  const global = trace.getTracerProvider();
+  // Another copy of the API (a user's own) is not ours to see through: its tracer is asked as it is.
+  const provider = global instanceof ProxyTracerProvider ? global.getDelegate() : global;
+  if (provider === NO_SDK) return undefined;
+  if (sdk?.provider !== provider) sdk = { provider, tracer: provider.getTracer("pilcrow") };
+  return sdk.tracer;
+}
+
+/** One span: the trace context to send on (its own span id) and the SDK's span to end, when one records. */
 export interface OpenSpan {
   readonly context: TraceContext;
-  readonly span: Span;
+  readonly span?: Span;
 }
 
 /**
  * Opens a span under `parent` (the trace context that came in, or this node's span that makes the hop), or as the
- * root of a new trace without one. `attributes` is called only when the span records: building them costs
- * nothing otherwise.
+ * root of a new trace without one. With no SDK, no OpenTelemetry object is made at all: only the ids, which this
+ * node makes itself. `attributes` is called only when the span records.
  */
 export function openSpan(
   name: string,
@@ -33,6 +57,8 @@ export function openSpan(
   parent: TraceContext | undefined,
   attributes?: () => Attributes,
 ): OpenSpan {
+  const tracer = sdkTracer();
+  if (!tracer) return { context: parent ? { ...parent, spanId: newSpanId() } : newTrace() };
   const parentContext = parent
     ? trace.setSpanContext(ROOT_CONTEXT, {
       traceId: parent.traceId,
@@ -43,8 +69,9 @@ export function openSpan(
     : ROOT_CONTEXT;
   const span = tracer.startSpan(name, { kind }, parentContext);
   if (!span.isRecording()) {
-    // The API's no-op span has no ids of its own (it echoes its parent's): this node makes them.
-    return { span, context: parent ? { ...parent, spanId: newSpanId() } : newTrace() };
+    // Sampled out: the span echoes its parent's ids, and this hop still needs one of its own.
+    span.end();
+    return { context: parent ? { ...parent, spanId: newSpanId() } : newTrace() };
   }
   if (attributes) span.setAttributes(attributes());
   const { traceId, spanId, traceFlags } = span.spanContext();
@@ -54,10 +81,9 @@ export function openSpan(
 /** Ends a span, marked failed with `error` (a message) when given; `attributes` is called only when it records. */
 export function closeSpan(open: OpenSpan, error?: string, attributes?: () => Attributes): void {
   const { span } = open;
-  if (span.isRecording()) {
-    if (attributes) span.setAttributes(attributes());
-    if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
-  }
+  if (!span) return;
+  if (attributes) span.setAttributes(attributes());
+  if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
   span.end();
 }
 
@@ -65,7 +91,7 @@ const active = new AsyncLocalStorage<TraceContext>();
 
 /** Runs `work` with `open` as the active span of its async work, when it records (store statements nest in it). */
 export function withActiveSpan<T>(open: OpenSpan, work: () => T): T {
-  return open.span.isRecording() ? active.run(open.context, work) : work();
+  return open.span ? active.run(open.context, work) : work();
 }
 
 /** The recording span whose async work this is, if any. */

@@ -17,23 +17,44 @@ export interface TraceContext {
 /** The flags of a trace this node starts: sampled, so that an SDK (if one is registered) records it. */
 const SAMPLED = 1;
 
-/** `version-traceid-parentid-flags`; a later version may add fields after a dash, which are ignored (§4.3). */
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-|$)/;
-const ALL_ZERO = /^0+$/;
-
 /** The longest header read: the spec's future versions may be longer than 55, never without bound. */
 const MAX_TRACEPARENT_LENGTH = 512;
 
-/** The trace a `traceparent` names, or undefined when it is absent or malformed (then a new trace starts). */
+/** `00-` + 32 + `-` + 16 + `-` + 2: version 00's exact length. */
+const VERSION_00_LENGTH = 55;
+
+/**
+ * The trace a `traceparent` names, or undefined when it is absent or malformed (then a new trace starts):
+ * `version-traceid-parentid-flags`, lowercase hex; a later version may add fields after a dash, which are ignored
+ * (§4.3). Read by character codes, not a regular expression: it runs for every request, on every node.
+ */
 export function parseTraceparent(header: unknown): TraceContext | undefined {
   if (typeof header !== "string" || header.length > MAX_TRACEPARENT_LENGTH) return undefined;
-  const match = TRACEPARENT.exec(header.trim());
-  if (!match) return undefined;
-  const [, version, traceId, spanId, flags, more] = match;
-  // Version ff is forbidden; version 00 has exactly four fields.
-  if (version === "ff" || (version === "00" && more === "-")) return undefined;
-  if (ALL_ZERO.test(traceId) || ALL_ZERO.test(spanId)) return undefined;
-  return { traceId, spanId, flags: parseInt(flags, 16) };
+  const text = header.length === VERSION_00_LENGTH ? header : header.trim();
+  if (text.length < VERSION_00_LENGTH) return undefined;
+  if (text.charCodeAt(2) !== DASH || text.charCodeAt(35) !== DASH || text.charCodeAt(52) !== DASH) return undefined;
+  if (!isHex(text, 0, 2) || !isHex(text, 3, 35) || !isHex(text, 36, 52) || !isHex(text, 53, 55)) return undefined;
+  const version = text.slice(0, 2);
+  // Version ff is forbidden; version 00 has exactly four fields; a later one may go on after a dash.
+  if (version === "ff") return undefined;
+  if (text.length > VERSION_00_LENGTH && (version === "00" || text.charCodeAt(55) !== DASH)) return undefined;
+  const traceId = text.slice(3, 35);
+  const spanId = text.slice(36, 52);
+  if (traceId === ZERO_TRACE_ID || spanId === ZERO_SPAN_ID) return undefined;
+  return { traceId, spanId, flags: parseInt(text.slice(53, 55), 16) };
+}
+
+const DASH = 0x2d;
+const ZERO_TRACE_ID = "0".repeat(32);
+const ZERO_SPAN_ID = "0".repeat(16);
+
+/** Whether `text` from `start` to `end` is lowercase hex (the spec allows no uppercase). */
+function isHex(text: string, start: number, end: number): boolean {
+  for (let index = start; index < end; index++) {
+    const code = text.charCodeAt(index);
+    if (!((code >= 0x30 && code <= 0x39) || (code >= 0x61 && code <= 0x66))) return false;
+  }
+  return true;
 }
 
 export function formatTraceparent(context: TraceContext): string {
@@ -52,10 +73,26 @@ export function newSpanId(): string {
 
 const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
 
+/**
+ * Random bytes drawn 4 KiB at a time: one getRandomValues call costs about a microsecond on Node, whatever its size,
+ * and every request needs a few ids.
+ */
+const pool = new Uint8Array(4096);
+let used = pool.length;
+
 /** `bytes` random bytes as hex, never all zero (the spec forbids all-zero ids). */
 function randomHex(bytes: number): string {
-  const random = crypto.getRandomValues(new Uint8Array(bytes));
+  if (used + bytes > pool.length) {
+    crypto.getRandomValues(pool);
+    used = 0;
+  }
   let text = "";
-  for (const byte of random) text += HEX[byte];
-  return ALL_ZERO.test(text) ? randomHex(bytes) : text;
+  let zero = true;
+  for (let index = used; index < used + bytes; index++) {
+    const byte = pool[index];
+    if (byte !== 0) zero = false;
+    text += HEX[byte];
+  }
+  used += bytes;
+  return zero ? randomHex(bytes) : text;
 }

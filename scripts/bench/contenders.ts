@@ -36,15 +36,23 @@ const url = (running: RunningProcess) => `http://127.0.0.1:${running.port}`;
  */
 export type StoreChoice = { kind: "sqlite file" } | { kind: "sqlite memory" } | { kind: "mysql"; url: string };
 
+/** How a contender's gateway is asked to observe: its flags, and the environment of every process. */
+export interface Observing {
+  gateArgs?: string[];
+  env?: Record<string, string>;
+}
+
 /** Distributor, gate, goods, members and purchases, all on `runtime` with its own TCP and HTTP APIs. */
 export async function startPilcrow(
   runtime: RuntimeName,
   store: StoreChoice = { kind: "sqlite file" },
+  observing: Observing = {},
 ): Promise<Contender> {
   const system = await startSystem({
     mesh: uniformMesh(runtime),
+    gateArgs: observing.gateArgs,
     ...(store.kind === "sqlite memory" ? { dataDir: ":memory:" } : {}),
-    ...(store.kind === "mysql" ? { env: { MYSQL_URL: store.url } } : {}),
+    env: { ...(store.kind === "mysql" ? { MYSQL_URL: store.url } : {}), ...observing.env },
   });
   return {
     url: system.url,

@@ -16,6 +16,7 @@ import { delay, ROOT } from "../../tests/support/processes.ts";
 import { measureCalls } from "./calls.ts";
 import {
   type Contender,
+  type Observing,
   pidOf,
   startBareHono,
   startCallPair,
@@ -30,11 +31,13 @@ import { describeMachine } from "./machine.ts";
 import { measureInChild } from "./measure-child.ts";
 import { measureMeshGrowth } from "./mesh-growth.ts";
 import { parseBenchOptions } from "./options.ts";
+import { startOtlpSink } from "./otlp-sink.ts";
 import { startPrivateNats } from "./private-nats.ts";
 import { cpuSeconds, residentMiB } from "./proc.ts";
 import {
   type CodecResult,
   type HttpFigure,
+  type ObserveFigures,
   renderReport,
   type Results,
   STORE_LABELS,
@@ -95,6 +98,7 @@ const results: Results = {
   bodyBytes: 0,
   gateway: {},
   natsGateway: {},
+  observe: {},
   bare: {},
   calls: {},
   codec: {},
@@ -185,6 +189,43 @@ async function measureGatewayOverBothMeshes(): Promise<void> {
   }
 }
 
+/**
+ * What seeing the mesh costs: GET /goods through the same system with nothing observed (spans still made, no SDK:
+ * that is the default and cannot be turned off), then with `--metrics --dashboard` (no page open), alternating
+ * twice so that drift hits both alike, then with every process exporting its spans over OTLP/HTTP to a sink.
+ */
+async function measureObservability(runtime: RuntimeName): Promise<void> {
+  const observed: ObserveFigures = { plain: [], metrics: [] };
+  const rounds: [keyof Omit<ObserveFigures, "exported">, Observing][] = [
+    ["plain", {}],
+    ["metrics", { gateArgs: ["--metrics", "--dashboard"] }],
+    ["plain", {}],
+    ["metrics", { gateArgs: ["--metrics", "--dashboard"] }],
+  ];
+  for (const [name, observing] of rounds) {
+    progress(`${runtime}: starting distributor, gate, goods, members, purchases (${name})`);
+    observed[name].push(
+      await using(startPilcrow(runtime, undefined, observing), async (pilcrow) => {
+        await postGoods(pilcrow.url);
+        return await measureGoods(pilcrow, `${runtime}: gateway (${name})`);
+      }),
+    );
+  }
+  const sink = await startOtlpSink();
+  try {
+    const exporting = { gateArgs: ["--metrics"], env: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } };
+    progress(`${runtime}: starting distributor, gate, goods, members, purchases (metrics, traces exported)`);
+    observed.exported = await using(startPilcrow(runtime, undefined, exporting), async (pilcrow) => {
+      await postGoods(pilcrow.url);
+      return await measureGoods(pilcrow, `${runtime}: gateway (metrics, traces exported)`);
+    });
+    if (sink.exports === 0) throw new Error(`${runtime}: no span reached the OTLP sink`);
+  } finally {
+    await sink.close();
+  }
+  results.observe[runtime] = observed;
+}
+
 async function measureServiceCalls(): Promise<void> {
   const { seconds, warmupSeconds, inFlight } = options.calls;
   for (const runtime of options.runtimes) {
@@ -234,6 +275,7 @@ async function measureEverything(): Promise<void> {
   }
 
   await measureServiceCalls();
+  for (const runtime of options.runtimes) await measureObservability(runtime);
 
   progress("node: starting Moleculer (gateway, goods)");
   results.moleculer = await using(startMoleculer(), async (moleculer) => {
@@ -272,6 +314,7 @@ async function measureEverything(): Promise<void> {
 if (options.callsOnly) await measureServiceCalls();
 else if (options.growthOnly) await measureGrowth();
 else if (options.natsOnly) await measureGatewayOverBothMeshes();
+else if (options.observeOnly) { for (const runtime of options.runtimes) await measureObservability(runtime); }
 else await measureEverything();
 
 results.seconds = (Date.now() - started) / 1000;
