@@ -163,7 +163,8 @@ describe("a hostile service's report", () => {
       good("bad_label_name", 1, { "bad-label": "x" }),
       good("reserved_label", 1, { __name__: "x" }),
       good("object_label", 1, { route: { nested: true } }),
-      { name: "null_value", help: "h", type: "gauge", values: [{ value: null, labels: {} }] },
+      { name: "null_value", help: "h", type: "gauge", values: [{ value: null, labels: {} }] }, // NaN, through JSON
+      { name: "text_value", help: "h", type: "gauge", values: [{ value: "1", labels: {} }] },
       { name: "forged_line", help: "h", type: "gauge", values: [{ value: 1, labels: {}, metricName: "other_metric" }] },
       {
         name: "a_histogram",
@@ -180,11 +181,12 @@ describe("a hostile service's report", () => {
       "reserved_label",
       "object_label",
       "null_value",
+      "text_value",
       "forged_line",
       "a_histogram",
       "not_array_values",
     ]);
-    assert.deepEqual(families.map((family) => family.values.length), [1, 0, 0, 0, 0, 0, 0, 1, 0]);
+    assert.deepEqual(families.map((family) => family.values.length), [1, 0, 0, 0, 0, 1, 0, 0, 1, 0]);
     // The gateway sets service and instance itself: what the service said of them is dropped.
     assert.deepEqual(families[0].values[0].labels, { route: "a\nb \"quoted\" back\\slash" });
     assert.equal(rejected, 8 + 6);
@@ -205,6 +207,7 @@ describe("a hostile service's report", () => {
       "a\nb \"quoted\" back\\slash",
     );
     assert.ok(text.includes("# HELP a_histogram h\\nline\n"), text);
+    assert.ok(Number.isNaN(valueOf(parsed, "null_value")), "null is NaN, written NaN");
   });
 
   it("bounds the families and samples of one report", () => {

@@ -78,7 +78,9 @@ function familyHead(candidate: unknown): MetricFamily | undefined {
 
 function checkSample(candidate: unknown, family: MetricFamily): Sample | undefined {
   if (typeof candidate !== "object" || candidate === null) return undefined;
-  const { value, labels, metricName } = candidate as Record<string, unknown>;
+  const { value: given, labels, metricName } = candidate as Record<string, unknown>;
+  // JSON has no NaN: a gauge with nothing to say yet (an event loop's mean lag before its first sample) comes as null.
+  const value = given === null ? NaN : given;
   if (typeof value !== "number") return undefined;
   const line = metricName === undefined ? family.name : metricName;
   if (typeof line !== "string" || !SUFFIXES[family.type].some((suffix) => line === family.name + suffix)) {
