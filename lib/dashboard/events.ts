@@ -39,7 +39,7 @@ export class EventStreams {
       });
     }
     for (const [name, value] of Object.entries(headers)) c.header(name, value);
-    return streamSSE(c, async (stream) => {
+    const response = streamSSE(c, async (stream) => {
       let sending: Promise<void> | undefined;
       const stopListening = this.#ticker.listen((json) => {
         if (sending) return; // the page has not taken the last one yet: it gets the next that comes after
@@ -55,6 +55,10 @@ export class EventStreams {
         this.#open.delete(stream);
       }
     });
+    // A stream's connection is not kept for another request once the stream ends (streamSSE says keep-alive): a
+    // server that is stopping (Node's) would otherwise wait out its idle timeout on it.
+    response.headers.set("connection", "close");
+    return response;
   }
 
   /** Ends every stream and refuses new ones: the gateway is stopping (its server waits for open answers). */
