@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type AnyPacket, BookPeer } from "./support/book-peer.ts";
+import { closed, startLauncher, stopLauncher, waitForLine } from "./support/launcher.ts";
 import { delay, eventually, type RunningProcess, startProcess, stopAll } from "./support/processes.ts";
 import { call, startSystem, type System } from "./support/system.ts";
 
@@ -241,5 +242,32 @@ describe("shipping log lines over the mesh (--log-to-mesh)", () => {
     const arrived = gateLines().filter((entry) => away(entry.time));
     const counted: number = dropped.details[0].lines;
     assert.ok(counted >= 1 && counted + arrived.length >= written.length, `${counted} + ${arrived.length}`);
+  });
+});
+
+describe("the launcher with --logs", () => {
+  it("runs the logs service, every other node sends it its lines, and it stops after them", async () => {
+    const dataDir = mkdtempSync(join(directory, "up-"));
+    const file = join(dataDir, "logs", "pilcrow.jsonl");
+    const launcher = await startLauncher(["--ports", "free", "--logs"], dataDir);
+    try {
+      await waitForLine(launcher, /^Pilcrow is up/);
+      const listened = () =>
+        new Set(linesOf(file).filter((line) => line.event === "listen").map((line) => line.process));
+      await eventually(() => listened().size === 4 || undefined, 15_000, () => `listen lines of ${[...listened()]}`);
+      assert.deepEqual([...listened()].sort(), ["gate", "goods", "members", "purchases"]);
+      assert.ok(linesOf(file).every((line) => line.process !== "logs" && typeof line.node === "string"));
+    } finally {
+      await stopLauncher(launcher);
+    }
+    const stopping = linesOf(file).filter((line) => line.event === "stopping").map((line) => line.process);
+    assert.ok(stopping.includes("goods"), `stopping lines of ${stopping}`);
+  });
+
+  it("refuses the logs service's options without --logs, and --logs with no file it could write", async () => {
+    for (const args of [["--logs-keep", "2"], ["--logs", "--data-dir", ":memory:"]]) {
+      const launcher = await startLauncher(args);
+      assert.equal(await closed(launcher), 2, args.join(" "));
+    }
   });
 });

@@ -16,6 +16,7 @@ import {
   UsageError,
 } from "../config.ts";
 import { type LogFormat, type LogLevel, parseLogFormat, parseLogLevel } from "../log.ts";
+import { LOGS_OPTIONS, LOGS_PORT } from "../logs/settings.ts";
 import { natsEnvironment, type NatsSettings, readNatsSettings } from "../mesh/nats/settings.ts";
 import type { RuntimeName } from "../runtime/mod.ts";
 
@@ -30,13 +31,27 @@ const PASSED_TO_ALL = COMMON_OPTIONS.filter(({ name }) =>
   name !== "port" && name !== "distributor" && !NATS_OPTIONS.some((nats) => nats.name === name)
 );
 
+/**
+ * `--logs`: also run the logs service (docs/logs.md), and have every other node send it its lines (--log-to-mesh).
+ * Off by default: the book's system has no logs service, and a file of every line is a choice.
+ */
+const LOGS_LAUNCHER_OPTION: OptionTable = [
+  {
+    name: "logs",
+    env: "PILCROW_LOGS=1",
+    description: "also run the logs service (port 9040), every other node sending it its lines (--log-to-mesh)",
+  },
+];
+
 /** Every option `up` takes, in the order of its --help. */
 export const UP_OPTIONS: OptionTable = [
   ...LAUNCHER_OPTIONS,
+  ...LOGS_LAUNCHER_OPTION,
   ...PASSED_TO_ALL,
   ...NATS_OPTIONS,
   ...GATE_OPTIONS,
   ...SERVICE_OPTIONS,
+  ...LOGS_OPTIONS,
 ];
 
 const DEFAULT_READY_TIMEOUT_MS = 30_000;
@@ -47,7 +62,7 @@ const SERVICES = ["goods", "members", "purchases"] as const;
 type Service = typeof SERVICES[number];
 
 /** Each role is an entry point in services/ (`services/<role>.ts`); "user" is a service file given with --service. */
-export type Role = "distributor" | "gate" | Service | "user";
+export type Role = "distributor" | "gate" | Service | "logs" | "user";
 
 /** docs/protocol.md §1. */
 const DEFAULT_PORTS: Record<Exclude<Role, "user">, number> = {
@@ -56,6 +71,7 @@ const DEFAULT_PORTS: Record<Exclude<Role, "user">, number> = {
   goods: 9010,
   members: 9020,
   purchases: 9030,
+  logs: LOGS_PORT,
 };
 
 const RUNTIMES: readonly RuntimeName[] = ["node", "bun", "deno"];
@@ -112,7 +128,15 @@ export function parseLaunchPlan(
       if (option === undefined || option === false) return [];
       return value === undefined ? [`--${name}`] : [`--${name}`, String(option)];
     });
-  const common = given(PASSED_TO_ALL);
+  const withLogs = values.logs === true || environment("PILCROW_LOGS") === "1";
+  // With --logs every node ships its lines (the logs service ignores the flag: never to itself).
+  const common = [
+    ...given(PASSED_TO_ALL),
+    ...(withLogs && values["log-to-mesh"] !== true ? ["--log-to-mesh"] : []),
+  ];
+  if (!withLogs && LOGS_OPTIONS.some(({ name }) => values[name] !== undefined)) {
+    throw new UsageError("--logs-file, --logs-max-bytes and --logs-keep are the logs service's: add --logs");
+  }
   const str = (value: unknown) => value as string | undefined;
   const dataDir = dataDirectory(str(values["data-dir"]) ?? environment("PILCROW_DATA_DIR"), cwd);
   const serviceArgs = [
@@ -157,6 +181,9 @@ export function parseLaunchPlan(
         }))
       ),
       ...userServices(values.service as string[] | undefined ?? [], cwd, serviceArgs),
+      ...(withLogs
+        ? [{ role: "logs" as const, name: "logs", port: defaultPort("logs"), args: logsArgs(serviceArgs, values, cwd) }]
+        : []),
     ],
     ...(mesh && { mesh }),
     nodeEnvironment: mesh ? natsEnvironment(mesh) : {},
@@ -173,6 +200,25 @@ export function parseLaunchPlan(
 function dataDirectory(given: string | undefined, cwd: string): string {
   const dataDir = parseDataDir(given ?? DEFAULT_DATA_DIR);
   return dataDir === IN_MEMORY ? dataDir : resolve(cwd, dataDir);
+}
+
+/**
+ * The logs service's arguments: a service's, less --log-to-mesh (it would only say that it ignores it), and its own
+ * options, the file's path made absolute as the data directory's is. Without a file of its own it writes in the data
+ * directory, so that must be one.
+ */
+function logsArgs(serviceArgs: string[], values: Record<string, unknown>, cwd: string): string[] {
+  const file = values["logs-file"] as string | undefined;
+  if (file === undefined && serviceArgs.at(-1) === IN_MEMORY) {
+    throw new UsageError(`--logs with --data-dir ${IN_MEMORY} needs --logs-file PATH`);
+  }
+  const sizes = LOGS_OPTIONS.filter(({ name }) => name !== "logs-file" && values[name] !== undefined)
+    .flatMap(({ name }) => [`--${name}`, String(values[name])]);
+  return [
+    ...serviceArgs.filter((arg) => arg !== "--log-to-mesh"),
+    ...(file === undefined ? [] : ["--logs-file", resolve(cwd, file)]),
+    ...sizes,
+  ];
 }
 
 /** `goods=2` or `goods=2,members=3`, from any number of `--instances` options. */

@@ -1,7 +1,7 @@
 /**
  * Runs a launch plan: the distributor first, then — once it listens, on the port it really got — the gateway and
  * the services, each under its own supervisor. Stops them in the reverse order: the gateway and the services first,
- * the distributor last, so that none of them loses the registry and starts reconnecting while it is being stopped.
+ * then the logs service (when --logs runs one), the distributor last, so that none of them loses the registry and starts reconnecting while it is being stopped.
  * With a NATS mesh there is no distributor: the nodes start at once, and meet over NATS.
  */
 import process from "node:process";
@@ -41,7 +41,10 @@ export class System {
   async stop(): Promise<void> {
     this.#stopping = true;
     for (const supervisor of [this.#distributor, ...this.#nodes]) supervisor?.stopRestarting();
-    await Promise.all(this.#nodes.map((node) => node.stop()));
+    // The logs service last but the distributor: it takes the lines the others send as they stop.
+    const isLogs = (index: number) => this.plan.nodes[index]?.role === "logs";
+    await Promise.all(this.#nodes.filter((_, index) => !isLogs(index)).map((node) => node.stop()));
+    await Promise.all(this.#nodes.filter((_, index) => isLogs(index)).map((node) => node.stop()));
     await this.#distributor?.stop();
   }
 

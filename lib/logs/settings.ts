@@ -3,7 +3,7 @@
  * (`--log-to-mesh`, PILCROW_LOG_TO_MESH=1), and the logs service's own flags (where it writes, when it rotates).
  */
 import { join } from "node:path";
-import type { ParseArgsConfig } from "node:util";
+import { type OptionTable, parseArgsOptions } from "../cli/options.ts";
 import { type CommonConfig, IN_MEMORY, parsePositiveInteger, UsageError } from "../config.ts";
 import { environment } from "../runtime/mod.ts";
 
@@ -53,12 +53,33 @@ const MAX_LOGS_KEEP = 1000;
 /** A file smaller than this would rotate at nearly every batch. */
 const MIN_LOGS_MAX_BYTES = 4096;
 
-/** The logs service's flags (parseArgs options, as runService takes them). */
-export const LOGS_FLAGS: NonNullable<ParseArgsConfig["options"]> = {
-  "logs-file": { type: "string" },
-  "logs-max-bytes": { type: "string" },
-  "logs-keep": { type: "string" },
-};
+/** The logs service's own options; the launcher takes them too, for the logs service it runs with --logs. */
+export const LOGS_OPTIONS: OptionTable = [
+  {
+    name: "logs-file",
+    value: "PATH",
+    env: "PILCROW_LOGS_FILE",
+    default: "<data-dir>/logs/pilcrow.jsonl",
+    description: "where the logs service writes the lines it receives (JSON lines)",
+  },
+  {
+    name: "logs-max-bytes",
+    value: "N",
+    env: "PILCROW_LOGS_MAX_BYTES",
+    default: String(DEFAULT_LOGS_MAX_BYTES),
+    description: "the size at which the logs file is rotated (at least 4096)",
+  },
+  {
+    name: "logs-keep",
+    value: "N",
+    env: "PILCROW_LOGS_KEEP",
+    default: String(DEFAULT_LOGS_KEEP),
+    description: "rotated logs files kept: .1 (the newest) to .N; 0 keeps none",
+  },
+];
+
+/** The same, as parseArgs options (runService's `flags`). */
+export const LOGS_FLAGS = parseArgsOptions(LOGS_OPTIONS);
 
 /**
  * `--logs-file PATH` (PILCROW_LOGS_FILE; default `<data-dir>/logs/pilcrow.jsonl`), `--logs-max-bytes N`
