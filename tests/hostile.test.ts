@@ -588,10 +588,10 @@ describe("hostile input", () => {
 async function loggedCause(system: System, requestId: string): Promise<string> {
   try {
     const entry = await system.gate.waitFor(
-      (entry) => entry.event === "gateway error" && entry.details[0] === requestId,
+      (entry) => entry.event === "gateway error" && entry.requestId === requestId,
       2000,
     );
-    const error = entry.details[1] as { name?: string; message?: string } | undefined;
+    const error = entry.details[0] as { name?: string; message?: string } | undefined;
     return `${error?.name}: ${error?.message}`;
   } catch {
     return "nothing logged";

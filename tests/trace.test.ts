@@ -209,3 +209,46 @@ describe("spans exported over OTLP/HTTP", () => {
     }
   });
 });
+
+describe("log lines about a request", () => {
+  it("carry its trace id, on the gateway and on each service it reaches", async () => {
+    const system = await startSystem({
+      services: ["goods", "purchases"],
+      gateArgs: ["--timeout", "1500"],
+      env: { PILCROW_LOG_LEVEL: "debug" },
+    });
+    const goods = system.services.get("goods")!;
+    const purchases = system.services.get("purchases")!;
+    try {
+      await call(system, "POST", "/goods", { name: "cup", category: "cups", price: 3000, description: "d" });
+      await call(system, "POST", "/purchases", { userid: 9, goodsid: 1 });
+      await eventually(
+        async () => (await call(system, "GET", "/purchases/history?userid=9")).body.errorcode === 0 || undefined,
+        10_000,
+        "history with goods",
+      );
+      // Goods frozen: the gateway's request to it and purchases' call to it both time out, and say so.
+      goods.signal("SIGSTOP");
+      const gateFrom = system.gate.entries.length;
+      const purchasesFrom = purchases.entries.length;
+      const headers = { traceparent: HEADER };
+      const [direct, history] = await Promise.all([
+        fetch(`${system.url}/goods`, { headers }),
+        fetch(`${system.url}/purchases/history?userid=9`, { headers }),
+      ]);
+      assert.equal(direct.status, 504);
+      assert.equal((await history.json()).errorcode, 1);
+      await direct.body?.cancel();
+      const gateTimeout = await system.gate.waitFor((entry) => entry.event === "timeout", 3000, gateFrom);
+      assert.equal(gateTimeout.traceId, TRACE_ID, JSON.stringify(gateTimeout));
+      assert.ok(gateTimeout.requestId, JSON.stringify(gateTimeout));
+      const callTimeout = await purchases.waitFor((entry) => entry.event === "timeout", 3000, purchasesFrom);
+      assert.equal(callTimeout.traceId, TRACE_ID, JSON.stringify(callTimeout));
+      const callFailed = await purchases.waitFor((entry) => entry.event === "call failed", 3000, purchasesFrom);
+      assert.equal(callFailed.traceId, TRACE_ID, JSON.stringify(callFailed));
+    } finally {
+      goods.signal("SIGCONT");
+      await system.stop();
+    }
+  });
+});

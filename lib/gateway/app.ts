@@ -108,7 +108,7 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
       // Reading the body failed before the route ran: a client that hung up, a request the runtime
       // cannot rebuild (Bun with an unparsable Host). The client's fault, not the gateway's.
       if (reachedHandler) throw error;
-      log.warn("unreadable request body", c.get("requestId"), (error as Error).message);
+      log.child({ requestId: c.get("requestId") }).warn("unreadable request body", (error as Error).message);
       return problem(c, 400, "the request body could not be read");
     }
   });
@@ -124,7 +124,12 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
   if (dashboard) mountDashboard(app, dashboard);
 
   /** The request passed on to the mesh, and its answer (or why there is none) as the HTTP answer. */
-  const relay = async (c: Context<GatewayEnv>, method: string, trace: TraceContext): Promise<Response> => {
+  const relay = async (
+    c: Context<GatewayEnv>,
+    method: string,
+    trace: TraceContext,
+    requestLog: Logger,
+  ): Promise<Response> => {
     let params: Record<string, unknown>;
     let idempotencyKey: string | undefined;
     try {
@@ -138,6 +143,7 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
       const answer = await mesh.request(method + c.req.path, params, {
         deadline: Date.now() + timeoutMs,
         trace,
+        log: requestLog,
         ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
       });
       // The service's answer as it came: valid JSON (it was parsed to match its key), not encoded again.
@@ -170,7 +176,9 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
     const startedAt = performance.now();
     let answered = 500;
     try {
-      const response = await relay(c, method, span.context);
+      // Every line about this request, here and in the mesh core, carries its ids.
+      const requestLog = log.child({ requestId: c.get("requestId"), traceId: span.context.traceId });
+      const response = await relay(c, method, span.context, requestLog);
       answered = response.status;
       return response;
     } finally {
@@ -184,7 +192,9 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
   });
 
   app.onError((error, c) => {
-    log.error("gateway error", c.get("requestId"), error);
+    const trace = c.get("trace");
+    log.child({ requestId: c.get("requestId"), ...(trace ? { traceId: trace.traceId } : {}) })
+      .error("gateway error", error);
     return problem(c, 500, "internal gateway error");
   });
   return app;

@@ -6,6 +6,7 @@
  * gives up at the caller's deadline. Callers see only this interface, so the gateway's HTTP face can be
  * tested in-process against a stand-in.
  */
+import type { Logger } from "../log.ts";
 import type { ListenAddress } from "../runtime/types.ts";
 import type { TraceContext } from "../trace/traceparent.ts";
 import type { Packet } from "../wire/packet.ts";
@@ -61,6 +62,8 @@ export interface MeshRequestOptions {
   idempotencyKey?: string;
   /** The span this request is part of: each hop to an instance is a span under it, its `traceparent` sent along. */
   trace?: TraceContext;
+  /** Where lines about this request go: a child logger with its ids (default: the node's log). */
+  log?: Logger;
 }
 
 export interface MeshCore {

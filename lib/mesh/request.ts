@@ -43,13 +43,14 @@ const MAX_RETRY_AFTER_SECONDS = 60;
  */
 export async function sendRequest(
   pool: InstancePool,
-  log: Logger,
+  nodeLog: Logger,
   key: number,
   route: string,
   params: Record<string, unknown>,
   options: MeshRequestOptions,
 ): Promise<MeshAnswer> {
   const { deadline } = options;
+  const log = options.log ?? nodeLog;
   const slash = route.indexOf("/");
   const method = route.slice(0, slash);
   const uri = route.slice(slash);

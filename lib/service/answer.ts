@@ -111,18 +111,18 @@ export function answerer(
         return () => frameText({ ...failure(key, new IdempotencyKeyReusedError().message), idempotency: KEY_REUSED });
       }
       // Nobody waits for it (the caller's deadline passed before its turn): an answer would only be noise.
-      if (error instanceof DeadlinePassedError) return void log.debug("deadline passed, not run", routeKey);
+      if (error instanceof DeadlinePassedError) return void context.log.debug("deadline passed, not run", routeKey);
       if (error instanceof ServiceBusyError) return () => frameText(busy(key, error.message));
       if (error instanceof ServiceError) return () => frameText(failure(key, error.message));
       // Details (driver errors may quote SQL) go to the log only; the client gets a short message.
       if (error instanceof StoreError) {
-        log.error("database error", routeKey, (error.cause as Error)?.message ?? error.cause);
+        context.log.error("database error", routeKey, (error.cause as Error)?.message ?? error.cause);
         return () => frameText(failure(key, error.message));
       }
-      log.error("internal error", routeKey, error);
+      context.log.error("internal error", routeKey, error);
       return () => frameText(failure(key, "Internal Error"));
     }
-    return () => sendableFrame(answer, routeKey, route.tooLargeAdvice, log);
+    return () => sendableFrame(answer, routeKey, route.tooLargeAdvice, context.log);
   };
 }
 

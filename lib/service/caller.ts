@@ -63,11 +63,17 @@ export class MeshCaller {
     requestDeadline: number,
     options: CallOptions = {},
     trace?: TraceContext,
+    log: Logger = this.#log,
   ): Promise<Answer<unknown>> {
     const span = openSpan(`call ${route}`, SpanKind.INTERNAL, trace);
-    const answer = await this.#call(route, params, requestDeadline, options, span.context);
-    closeSpan(span, answer.errorcode === 0 ? undefined : answer.errormessage);
-    return answer;
+    try {
+      const answer = await this.#call(route, params, requestDeadline, options, span.context, log);
+      closeSpan(span, answer.errorcode === 0 ? undefined : answer.errormessage);
+      return answer;
+    } catch (error) {
+      closeSpan(span, (error as Error)?.message ?? String(error));
+      throw error;
+    }
   }
 
   async #call(
@@ -76,6 +82,7 @@ export class MeshCaller {
     requestDeadline: number,
     options: CallOptions,
     trace: TraceContext,
+    log: Logger,
   ): Promise<Answer<unknown>> {
     const used = this.#routes.get(route);
     if (!used) return failure(`${route} is in none of the contracts this service declared it uses`);
@@ -87,11 +94,12 @@ export class MeshCaller {
         deadline,
         resend: options.resend,
         trace,
+        log,
         ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }),
       }));
     } catch (error) {
       if (!(error instanceof MeshError)) throw error;
-      this.#log.debug("call failed", route, error.failure, error.message);
+      log.debug("call failed", route, error.failure, error.message);
       if (error.failure === "busy") {
         return {
           errorcode: 1,
@@ -108,7 +116,7 @@ export class MeshCaller {
       if (checked.success) {
         return { ...(checked.output as object), key, errorcode, errormessage: String(errormessage ?? "success") };
       }
-      this.#log.warn("answer not as the contract says", route, v.summarize(checked.issues).slice(0, 500));
+      log.warn("answer not as the contract says", route, v.summarize(checked.issues).slice(0, 500));
     }
     return failure(`${used.service} answered ${route} not as its contract says`);
   }

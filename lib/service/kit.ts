@@ -209,16 +209,24 @@ export async function startService<C extends Contract, U extends Contract = neve
  */
 class Scope implements TracedContext {
   readonly #caller: MeshCaller;
-  /** The handler's span (answer.ts sets it): each call is a span under it. */
+  readonly #serviceLog: Logger;
+  #log: Logger | undefined;
+  /** The handler's span (answer.ts sets it): each call is a span under it, each line about it carries its trace. */
   trace: TraceContext | undefined;
 
-  constructor(readonly deadline: number, readonly log: Logger, caller: MeshCaller) {
+  constructor(readonly deadline: number, log: Logger, caller: MeshCaller) {
+    this.#serviceLog = log;
     this.#caller = caller;
+  }
+
+  /** The service's log with the request's trace id on every line; made only when a line is written. */
+  get log(): Logger {
+    return this.#log ??= this.trace ? this.#serviceLog.child({ traceId: this.trace.traceId }) : this.#serviceLog;
   }
 
   get call(): RequestContext<Contract>["call"] {
     return (route, params, callOptions) =>
-      this.#caller.call(route, params as Record<string, unknown>, this.deadline, callOptions, this.trace);
+      this.#caller.call(route, params as Record<string, unknown>, this.deadline, callOptions, this.trace, this.log);
   }
 }
 

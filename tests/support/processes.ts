@@ -20,6 +20,9 @@ export interface LogEntry {
   process: string;
   event: string;
   details: unknown[];
+  /** A child logger's fields: a request's ids. */
+  requestId?: string;
+  traceId?: string;
 }
 
 export interface StartOptions {
