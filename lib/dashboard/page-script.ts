@@ -101,8 +101,12 @@ export const PAGE_SCRIPT = `"use strict";
       kind.textContent = node.kind === "gateway" ? " · gateway" : " · book peer";
       name.append(kind);
     }
-    const health = cell(row, node.health, { label: "health", className: "health" });
+    // The dot goes on a span: on a phone the cell's ::before is its label.
+    const health = document.createElement("span");
+    health.className = "health";
     health.dataset.health = node.health;
+    health.textContent = node.health;
+    cell(row, "", { label: "health" }).append(health);
     const runtime = node.runtime ? node.runtime + " " + node.version : node.note ? "(" + node.note + ")" : "–";
     cell(row, runtime, { label: "runtime" });
     cell(row, node.id + (node.pid ? " · pid " + node.pid : ""), { label: "address", className: "address wide" });
