@@ -4,8 +4,7 @@
  * by size: `--logs-file PATH` (default <data-dir>/logs/pilcrow.jsonl), `--logs-max-bytes N` (10 MiB),
  * `--logs-keep N` (5 old files). Its own lines stay in its own output: it ignores --log-to-mesh.
  */
-import { RotatingFile } from "../lib/logs/rotating-file.ts";
-import { keepOwnLinesLocal, LOGS_FLAGS, LOGS_PORT, readLogsFileSettings } from "../lib/logs/settings.ts";
+import { keepOwnLinesLocal, LOGS_OPTIONS, LOGS_PORT, readLogsFileSettings, RotatingFile } from "../lib/platform.ts";
 import { runService } from "../mod.ts";
 import { logs } from "./logs/contract.ts";
 import { logsHandlers } from "./logs/handlers.ts";
@@ -13,7 +12,7 @@ import { logsHandlers } from "./logs/handlers.ts";
 keepOwnLinesLocal();
 await runService(logs, {
   port: LOGS_PORT,
-  flags: LOGS_FLAGS,
+  flags: LOGS_OPTIONS,
   start({ config, dataDir, log }) {
     const { path, maxBytes, keep } = readLogsFileSettings(config.values, dataDir);
     const file = new RotatingFile(path, maxBytes, keep);

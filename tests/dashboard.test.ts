@@ -117,6 +117,21 @@ describe("live page over HTTP, no token (loopback)", () => {
     }
   });
 
+  it("lets the gateway stop at once with a page open: its stream ends, exit 0", async () => {
+    const own = await startSystem({ services: [], gateArgs: ["--dashboard"] });
+    try {
+      const events = await openEvents(own.url);
+      await events.next();
+      const stoppingAt = Date.now();
+      // A grace far past the 2 s asked of it: a gateway held by the stream would be killed, not exit 0.
+      assert.equal(await own.gate.stop(8000), 0);
+      assert.ok(Date.now() - stoppingAt < 2000, `stopped after ${Date.now() - stoppingAt} ms`);
+      await assert.rejects(events.next());
+    } finally {
+      await own.stop();
+    }
+  });
+
   it(`answers 503 past ${MAX_EVENT_STREAMS} open streams, and a closed one frees its place`, SLOW, async () => {
     const open: EventStream[] = [];
     try {

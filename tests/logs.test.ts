@@ -71,6 +71,22 @@ describe("the logs service", () => {
     assert.equal(written[2].traceId, "4bf92f35", "a line's own fields are kept");
   });
 
+  it("writes a file outside its data directory (on Deno it is granted that file's folder)", async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), "pilcrow-logs-elsewhere-"));
+    try {
+      const file = join(elsewhere, "out.jsonl");
+      const logs = await startLogs(distributor, file);
+      started.push(logs);
+      const peer = await BookPeer.connect(logs.port);
+      const answer = await send(peer, { lines: [logLine("elsewhere")] });
+      peer.close();
+      assert.equal(answer.errorcode, 0, JSON.stringify(answer));
+      assert.deepEqual(linesOf(file).map((line) => line.event), ["elsewhere"]);
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
   it("refuses a malformed batch whole, with errorcode 1, and writes nothing of it", async () => {
     const file = join(directory, "malformed.jsonl");
     const logs = await startLogs(distributor, file);
@@ -187,6 +203,7 @@ describe("shipping log lines over the mesh (--log-to-mesh)", () => {
     );
     assert.equal(line.level, "warn");
     assert.match(line.node, new RegExp(`^gate@127\\.0\\.0\\.1:${system.gate.port}$`));
+    assert.match(line.traceId, /^[0-9a-f]{32}$/, "a request's line carries its trace id");
     // Written before goods had joined the mesh: held until the logs service was there.
     const listen = await eventually(
       () => linesOf(file).find((entry) => entry.process === "goods" && entry.event === "listen"),
@@ -195,6 +212,15 @@ describe("shipping log lines over the mesh (--log-to-mesh)", () => {
     );
     assert.equal(listen.node, `goods@127.0.0.1:${system.services.get("goods")!.port}`);
     assert.equal(linesOf(file).some((entry) => entry.event === "log lines dropped"), false);
+  });
+
+  it("is never reached from HTTP: the gateway answers POST /logs 404 and writes nothing", async () => {
+    const forged = { lines: [logLine("forged by a client")] };
+    const answer = await call(system, "POST", "/logs", forged);
+    assert.equal(answer.status, 404, JSON.stringify(answer.body));
+    assert.match(answer.body.errormessage, /only inside the mesh/);
+    await delay(300);
+    assert.equal(linesOf(file).some((line) => line.event === "forged by a client"), false);
   });
 
   it("drops and counts lines while the logs service is away, and requests take no longer", async () => {

@@ -14,6 +14,7 @@ export const COMMANDS = {
   goods: { file: "services/goods", summary: "the goods service (port 9010)" },
   members: { file: "services/members", summary: "the members service (port 9020)" },
   purchases: { file: "services/purchases", summary: "the purchases service (port 9030)" },
+  logs: { file: "services/logs", summary: "the logs service: every node's lines, to one rotating file (port 9040)" },
   client: { file: "lib/cli/api-client", summary: "the book's API client, run against a gateway" },
 } satisfies Record<string, Command>;
 

@@ -10,6 +10,7 @@ import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import { type DashboardOptions, mountDashboard } from "../dashboard/routes.ts";
 import type { Logger } from "../log.ts";
+import { LOGS_ROUTE } from "../logs/settings.ts";
 import { type MeshCore, MeshError } from "../mesh/core.ts";
 import type { GatewayMetrics } from "../metrics/gateway-metrics.ts";
 import { closeSpan, openSpan, SpanKind } from "../trace/spans.ts";
@@ -38,6 +39,11 @@ export interface GatewayAppOptions {
   scrape?: () => Promise<string>;
   /** Serves the live page at /_pilcrow/. */
   dashboard?: DashboardOptions;
+  /**
+   * Routes served only inside the mesh, never from HTTP: the logs service's `POST/logs` by default (a client must
+   * not write into every node's log file).
+   */
+  meshOnly?: ReadonlySet<string>;
 }
 
 export const STATUS_PATH = "/_pilcrow/status";
@@ -45,6 +51,8 @@ export const METRICS_PATH = "/metrics";
 const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 /** The route label of every request no service serves: a path is the client's to choose, a label must not be. */
 export const OTHER_ROUTE = "other";
+/** What the gateway never routes from HTTP (GatewayAppOptions.meshOnly). */
+const MESH_ONLY_ROUTES: ReadonlySet<string> = new Set([LOGS_ROUTE]);
 
 /**
  * The headers Hono's secure-headers middleware sends, taken from it once at start-up: applying it per
@@ -155,12 +163,13 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
     }
   };
   const { metrics, knows } = options;
+  const meshOnly = options.meshOnly ?? MESH_ONLY_ROUTES;
   app.all("*", async (c) => {
     // HEAD is the GET without its body: Hono dispatches it as a GET and drops the body of the answer.
     const method = c.req.method === "HEAD" ? "GET" : c.req.method;
     const asked = method + c.req.path;
     // A path is the client's to choose: only a route some service serves names a span or a metric.
-    const route = knows?.(asked) ? asked : OTHER_ROUTE;
+    const route = knows?.(asked) && !meshOnly.has(asked) ? asked : OTHER_ROUTE;
     const span = openSpan(
       route === OTHER_ROUTE ? method : `${method} ${c.req.path}`,
       SpanKind.SERVER,
@@ -176,6 +185,10 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
     const startedAt = performance.now();
     let answered = 500;
     try {
+      if (meshOnly.has(asked)) {
+        answered = 404;
+        return problem(c, 404, `${method} ${c.req.path} is served only inside the mesh`);
+      }
       // Every line about this request, here and in the mesh core, carries its ids.
       const requestLog = log.child({ requestId: c.get("requestId"), traceId: span.context.traceId });
       const response = await relay(c, method, span.context, requestLog);

@@ -53,6 +53,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const joined: MeshCore = { request: (route, params, request) => mesh!.request(route, params, request) };
   const metrics = options.metrics || options.dashboard ? new GatewayMetrics() : undefined;
   const token = options.dashboard && dashboardToken(options.hostname, options.dashboard.token);
+  // Ends the live page's event streams on close: the HTTP server waits for every open answer.
+  const closing = new AbortController();
   let address = `${options.hostname}:${options.port}`;
   const app = gatewayApp({
     ...options,
@@ -63,6 +65,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     scrape: options.metrics ? () => metrics!.scrape(mesh!) : undefined,
     dashboard: options.dashboard && {
       token,
+      closing: closing.signal,
       source: {
         self: () => metrics!.report(),
         get address() {
@@ -100,6 +103,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     address: server.address,
     mesh: joinedMesh,
     async close() {
+      closing.abort();
       // The HTTP server first: it stops accepting and lets the requests in flight get their answers.
       await server.close();
       joinedMesh.close();

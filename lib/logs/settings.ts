@@ -3,7 +3,7 @@
  * (`--log-to-mesh`, PILCROW_LOG_TO_MESH=1), and the logs service's own flags (where it writes, when it rotates).
  */
 import { join } from "node:path";
-import { type OptionTable, parseArgsOptions } from "../cli/options.ts";
+import type { OptionTable } from "../cli/options.ts";
 import { type CommonConfig, IN_MEMORY, parsePositiveInteger, UsageError } from "../config.ts";
 import { environment } from "../runtime/mod.ts";
 
@@ -77,9 +77,6 @@ export const LOGS_OPTIONS: OptionTable = [
     description: "rotated logs files kept: .1 (the newest) to .N; 0 keeps none",
   },
 ];
-
-/** The same, as parseArgs options (runService's `flags`). */
-export const LOGS_FLAGS = parseArgsOptions(LOGS_OPTIONS);
 
 /**
  * `--logs-file PATH` (PILCROW_LOGS_FILE; default `<data-dir>/logs/pilcrow.jsonl`), `--logs-max-bytes N`

@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createRequire } from "node:module";
+import { dirname } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { type RuntimeName, runtimeName } from "./detect.ts";
@@ -142,30 +143,38 @@ export function runtimeCommand(
 /**
  * The permissions plus read and write on the data directory of a service started with `--data-dir PATH` (the
  * launcher always gives its services one, absolute): SQLite's file and its -wal and -shm files live there, and
- * the directory is created at start-up if missing. Write is granted on that directory only, not on the project
- * or the whole disk, whatever the directory is; a process without `--data-dir` (the distributor, the gateway)
- * gets none. Deno reads a comma in a path list as a separator unless doubled.
+ * the directory is created at start-up if missing; and on the folder of a logs service's `--logs-file PATH`, where
+ * it writes and rotates. Write is granted on those folders only, not on the project or the whole disk; a process
+ * with neither (the distributor, the gateway) gets none. Deno reads a comma in a path list as a separator unless
+ * doubled.
  */
 function withDataDirectory(permissions: string[], args: string[]): string[] {
-  const index = args.findLastIndex((arg) => arg === "--data-dir" || arg.startsWith("--data-dir="));
-  const dataDir = index === -1
-    ? undefined
-    : args[index] === "--data-dir"
-    ? args[index + 1]
-    : args[index].slice("--data-dir=".length);
-  // `:memory:` (lib/config.ts IN_MEMORY) touches no file.
-  if (dataDir === undefined || dataDir === "" || dataDir === ":memory:") return permissions;
+  const dataDir = flagValue(args, "--data-dir");
+  const logsFile = flagValue(args, "--logs-file");
+  const folders = [
+    // `:memory:` (lib/config.ts IN_MEMORY) touches no file.
+    ...(dataDir === undefined || dataDir === "" || dataDir === ":memory:" ? [] : [dataDir]),
+    ...(logsFile === undefined || logsFile === "" ? [] : [dirname(logsFile)]),
+  ];
+  if (folders.length === 0) return permissions;
   if (permissions.includes("-A") || permissions.includes("--allow-all")) return permissions;
-  const path = dataDir.replaceAll(",", ",,");
+  const paths = folders.map((folder) => folder.replaceAll(",", ",,")).join(",");
   // One flag per permission: a list is extended, a grant of everything left as it is.
   const grant = (list: string[], kind: "read" | "write") => {
     if (list.includes(`--allow-${kind}`)) return list;
     const flag = `--allow-${kind}=`;
     return list.some((item) => item.startsWith(flag))
-      ? list.map((item) => item.startsWith(flag) ? `${item},${path}` : item)
-      : [...list, `${flag}${path}`];
+      ? list.map((item) => item.startsWith(flag) ? `${item},${paths}` : item)
+      : [...list, `${flag}${paths}`];
   };
   return grant(grant(permissions, "read"), "write");
+}
+
+/** The value of the last `--name VALUE` or `--name=VALUE` in `args`. */
+function flagValue(args: string[], name: string): string | undefined {
+  const index = args.findLastIndex((arg) => arg === name || arg.startsWith(`${name}=`));
+  if (index === -1) return undefined;
+  return args[index] === name ? args[index + 1] : args[index].slice(name.length + 1);
 }
 
 /** tsx, from Pilcrow's own dependencies or else from the project of the file (a user's service). */

@@ -17,7 +17,7 @@
  * SIGINT/SIGTERM: leave the mesh, drain, then close what `start` opened.
  */
 import type { ParseArgsConfig } from "node:util";
-import { tableOf } from "../cli/options.ts";
+import { type OptionTable, tableOf } from "../cli/options.ts";
 import { SERVICE_OPTIONS } from "../cli/tables.ts";
 import {
   type CommonConfig,
@@ -55,7 +55,7 @@ export interface ServiceDefinition<C extends Contract, U extends Contract = neve
   /** The contracts of the services this one calls: `call` is typed over their routes and reaches only them. */
   uses?: readonly U[];
   /** Flags of this service's own, read from `config.values` (parsed with node:util parseArgs). */
-  flags?: NonNullable<ParseArgsConfig["options"]>;
+  flags?: OptionTable | NonNullable<ParseArgsConfig["options"]>;
   /** Opens what the service needs (its store, say) and returns its handlers, and how to close what it opened. */
   start(context: StartContext): Promise<StartedService<C, U>> | StartedService<C, U>;
 }
@@ -129,5 +129,11 @@ export function runService<C extends Contract, U extends Contract = never>(
       await traces?.close();
       throw error;
     }
-  }, [...SERVICE_OPTIONS, ...tableOf(definition.flags ?? {})]);
+  }, [...SERVICE_OPTIONS, ...flagTable(definition.flags)]);
+}
+
+/** A service's own flags as a table: given as one (with help text), or as parseArgs options (listed without). */
+function flagTable(flags: ServiceDefinition<Contract>["flags"]): OptionTable {
+  if (flags === undefined) return [];
+  return Array.isArray(flags) ? flags : tableOf(flags as NonNullable<ParseArgsConfig["options"]>);
 }

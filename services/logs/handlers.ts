@@ -2,7 +2,7 @@
  * The logs service's answer: a batch is written to the file, whole, before it is acknowledged — an acknowledged
  * line is in the file even if this process is killed the next moment (lib/logs/rotating-file.ts).
  */
-import type { RotatingFile } from "../../lib/logs/rotating-file.ts";
+import type { RotatingFile } from "../../lib/platform.ts";
 import type { Handlers } from "../../mod.ts";
 import type { logs } from "./contract.ts";
 
