@@ -96,6 +96,20 @@ describe("traces through a running mesh", () => {
   });
 });
 
+/**
+ * User 9 buys a cup, and its history shows the cup: purchases connects to goods on its own, and the history's
+ * call works once it has.
+ */
+async function buyOneCup(system: System): Promise<void> {
+  await call(system, "POST", "/goods", { name: "cup", category: "cups", price: 3000, description: "d" });
+  await call(system, "POST", "/purchases", { userid: 9, goodsid: 1 });
+  await eventually(
+    async () => (await call(system, "GET", "/purchases/history?userid=9")).body.errorcode === 0 || undefined,
+    10_000,
+    "history with goods",
+  );
+}
+
 /** An OTLP/HTTP receiver: collects the spans every process exports (JSON, as the exporter sends by default). */
 interface ReceivedSpan {
   traceId: string;
@@ -151,14 +165,7 @@ describe("spans exported over OTLP/HTTP", () => {
       env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: "100" },
     });
     try {
-      await call(system, "POST", "/goods", { name: "cup", category: "cups", price: 3000, description: "d" });
-      await call(system, "POST", "/purchases", { userid: 9, goodsid: 1 });
-      // Purchases connects to goods on its own: the call works once it has.
-      await eventually(
-        async () => (await call(system, "GET", "/purchases/history?userid=9")).body.errorcode === 0 || undefined,
-        10_000,
-        "history with goods",
-      );
+      await buyOneCup(system);
       const response = await fetch(`${system.url}/purchases/history?userid=9`, { headers: { traceparent: HEADER } });
       assert.equal((await response.json()).errorcode, 0);
       const mine = () => receiver.spans.filter((span) => span.traceId === TRACE_ID);
@@ -220,13 +227,7 @@ describe("log lines about a request", () => {
     const goods = system.services.get("goods")!;
     const purchases = system.services.get("purchases")!;
     try {
-      await call(system, "POST", "/goods", { name: "cup", category: "cups", price: 3000, description: "d" });
-      await call(system, "POST", "/purchases", { userid: 9, goodsid: 1 });
-      await eventually(
-        async () => (await call(system, "GET", "/purchases/history?userid=9")).body.errorcode === 0 || undefined,
-        10_000,
-        "history with goods",
-      );
+      await buyOneCup(system);
       // Goods frozen: the gateway's request to it and purchases' call to it both time out, and say so.
       goods.signal("SIGSTOP");
       const gateFrom = system.gate.entries.length;
