@@ -1,30 +1,16 @@
 /**
- * A node's process metrics on its own registry: prom-client's default metrics where they work, checked on every
- * runtime (docs/metrics.md, "Runtimes").
- *
- * - Node: all of them.
- * - Bun: all but the V8 heap spaces (Bun's JavaScriptCore has none: it reports made-up ones) and the garbage
- *   collection histogram (Bun emits no `gc` performance entries: it would stay empty).
- * - Deno: none of prom-client's. Its default metrics read /proc (memory, file descriptors; the limit as soon as
- *   they are registered), which a Pilcrow node on Deno may not read (its permissions name its own files only):
- *   Deno then asks on the terminal and the whole process waits for an answer — or, without a terminal, they read 0.
- *   So a Deno node shows CPU, memory and heap from node:process, which Deno answers without a permission.
+ * A node's process metrics on its own registry: prom-client's default metrics where they work, as the runtime says
+ * (lib/runtime/mod.ts PROCESS_METRICS, docs/metrics.md "Runtimes"); elsewhere CPU, memory and heap from
+ * node:process, which every runtime answers without a permission.
  */
 import process from "node:process";
 import { collectDefaultMetrics, Counter, Gauge, type Registry } from "prom-client";
-import { runtimeName } from "../runtime/detect.ts";
-
-const LEFT_OUT_ON_BUN = [
-  "nodejs_heap_space_size_total_bytes",
-  "nodejs_heap_space_size_used_bytes",
-  "nodejs_heap_space_size_available_bytes",
-  "nodejs_gc_duration_seconds",
-];
+import { PROCESS_METRICS } from "../runtime/mod.ts";
 
 export function startProcessMetrics(registry: Registry): void {
-  if (runtimeName === "deno") return startFromNodeProcess(registry);
+  if (PROCESS_METRICS.kind === "node-process") return startFromNodeProcess(registry);
   collectDefaultMetrics({ register: registry });
-  if (runtimeName === "bun") { for (const name of LEFT_OUT_ON_BUN) registry.removeSingleMetric(name); }
+  for (const name of PROCESS_METRICS.leftOut) registry.removeSingleMetric(name);
 }
 
 /** The same names and meanings as prom-client's, read from node:process alone. */

@@ -61,3 +61,25 @@ export async function httpImplementation(
 export * from "./detect.ts";
 export * from "./process.ts";
 export * from "./types.ts";
+
+/**
+ * Which of prom-client's default process metrics this runtime can give (lib/metrics/process-metrics.ts), as checked
+ * on each: Node all of them; Bun all but the V8 heap spaces (JavaScriptCore has none: Bun reports made-up ones)
+ * and the garbage collection histogram (Bun emits no `gc` performance entries); Deno none — they read /proc, which
+ * a Pilcrow node on Deno may not read (its permissions name its own files): Deno then asks on the terminal and the
+ * whole process waits for an answer, or without a terminal they read 0. node:process gives a Deno node the rest.
+ */
+export const PROCESS_METRICS: { kind: "prom-client"; leftOut: readonly string[] } | { kind: "node-process" } =
+  runtimeName === "deno"
+    ? { kind: "node-process" }
+    : {
+      kind: "prom-client",
+      leftOut: runtimeName === "bun"
+        ? [
+          "nodejs_heap_space_size_total_bytes",
+          "nodejs_heap_space_size_used_bytes",
+          "nodejs_heap_space_size_available_bytes",
+          "nodejs_gc_duration_seconds",
+        ]
+        : [],
+    };
