@@ -150,7 +150,7 @@ describe("a hostile service's report", () => {
   it("keeps what is well formed and leaves out, counted, everything else", () => {
     const huge = "x".repeat(REPORT_LIMITS.labelValueLength + 1);
     const { families, rejected } = sanitizeFamilies([
-      good("ok_metric", 5, { route: "a\nb \"quoted\" back\\slash", service: "members", instance: "forged" }),
+      good("ok_metric", 5, { route: "a\nb \"quoted\" back\\slash", service: "members", service_instance: "forged" }),
       good("bad name"),
       good("injected\nevil_metric 1"),
       good("pilcrow_gateway_requests_total"),
@@ -194,12 +194,12 @@ describe("a hostile service's report", () => {
     assert.deepEqual(sanitizeFamilies({ length: 3 }), { families: [], rejected: 1 });
 
     const merger = new FamilyMerger();
-    merger.add(families, { service: "goods", instance: "127.0.0.1:1" });
+    merger.add(families, { service: "goods", service_instance: "127.0.0.1:1" });
     const text = renderFamilies(merger.families());
     const parsed = parsePrometheusText(text);
     assert.equal(text.split("\n").filter((line) => line.startsWith("evil_metric")).length, 0);
     assert.equal(
-      valueOf(parsed, "ok_metric", { service: "goods", instance: "127.0.0.1:1" }),
+      valueOf(parsed, "ok_metric", { service: "goods", service_instance: "127.0.0.1:1" }),
       5,
     );
     assert.equal(
@@ -225,10 +225,10 @@ describe("a hostile service's report", () => {
   it("cannot clash with a family already written: another type, or a histogram's lines", () => {
     const merger = new FamilyMerger();
     assert.equal(merger.add([{ name: "x", help: "", type: "histogram", values: [] }]), 0);
-    assert.equal(merger.add([gauge("x_bucket", 1, { le: "1" })], { instance: "a" }), 1);
-    assert.equal(merger.add([gauge("x")], { instance: "b" }), 1);
+    assert.equal(merger.add([gauge("x_bucket", 1, { le: "1" })], { service_instance: "a" }), 1);
+    assert.equal(merger.add([gauge("x")], { service_instance: "b" }), 1);
     assert.equal(merger.add([{ name: "y", help: "", type: "counter", values: [{ value: 1, labels: {} }] }]), 0);
-    assert.equal(merger.add([gauge("y")], { instance: "c" }), 1);
+    assert.equal(merger.add([gauge("y")], { service_instance: "c" }), 1);
     assert.deepEqual(merger.families().map((family) => family.name), ["x", "y"]);
   });
 });

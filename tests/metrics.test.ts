@@ -52,7 +52,7 @@ async function getGoods(system: MeshSystem, count: number): Promise<void> {
 
 /** The instance label of a service process: its id in the gateway's pool, `host:port`. */
 function instanceOf(parsed: ParsedText, service: RunningProcess): string {
-  const found = samplesOf(parsed, "pilcrow_scrape_up").map((sample) => sample.labels.instance)
+  const found = samplesOf(parsed, "pilcrow_scrape_up").map((sample) => sample.labels.service_instance)
     .filter((instance) => instance.endsWith(`:${service.port}`));
   assert.equal(found.length, 1, `one instance on port ${service.port}: ${JSON.stringify(found)}`);
   return found[0];
@@ -81,7 +81,7 @@ describe("GET /metrics on the TCP mesh", () => {
     assert.equal(valueOf(parsed, "pilcrow_gateway_requests_in_flight", route), 0);
     assert.equal(parsed.types.get("pilcrow_gateway_request_duration_seconds"), "histogram");
 
-    const instance = { service: "goods", instance: goods };
+    const instance = { service: "goods", service_instance: goods };
     assert.equal(valueOf(parsed, "pilcrow_instance_requests_total", instance), REQUESTS + 1, "the GETs and the POST");
     assert.equal(valueOf(parsed, "pilcrow_instance_errors_total", instance), 0);
     assert.equal(valueOf(parsed, "pilcrow_instance_timeouts_total", instance), 0);
@@ -110,6 +110,13 @@ describe("GET /metrics on the TCP mesh", () => {
     assert.ok(!text.includes("no-such-route-7f3a"));
   });
 
+  it("counts answers the gateway gives before a body is read: a body too large is a 413 of its route", async () => {
+    const tooLarge = { name: "x".repeat(200_000), category: "c", price: 1, description: "d" };
+    assert.equal((await call(system, "POST", "/goods", tooLarge)).status, 413);
+    const { parsed } = await scrape(system);
+    assert.equal(valueOf(parsed, "pilcrow_gateway_requests_total", { route: "POST/goods", status: "413" }), 1);
+  });
+
   it("shows two goods instances; a frozen one is down within the gather timeout; a killed one never hangs it", async () => {
     const second = await system.startService("goods");
     await waitForInstances(system, 2);
@@ -123,7 +130,11 @@ describe("GET /metrics on the TCP mesh", () => {
       "1,1",
     );
     const handled = [firstId, secondId].map((instance) =>
-      valueOf(parsed, "pilcrow_handler_requests_total", { service: "goods", instance, route: "GET/goods" }) ?? 0
+      valueOf(parsed, "pilcrow_handler_requests_total", {
+        service: "goods",
+        service_instance: instance,
+        route: "GET/goods",
+      }) ?? 0
     );
     assert.equal(handled[0] + handled[1], REQUESTS + 4, JSON.stringify(handled));
     assert.ok(handled[1] > 0, "round robin sent the second instance some");
@@ -132,15 +143,15 @@ describe("GET /metrics on the TCP mesh", () => {
     try {
       const frozen = await scrape(system);
       assert.ok(frozen.tookMs < 3000, `a scrape with a frozen instance took ${frozen.tookMs} ms`);
-      assert.equal(valueOf(frozen.parsed, "pilcrow_scrape_up", { instance: secondId }) ?? 0, 0);
-      assert.equal(valueOf(frozen.parsed, "pilcrow_scrape_up", { instance: firstId }), 1);
+      assert.equal(valueOf(frozen.parsed, "pilcrow_scrape_up", { service_instance: secondId }) ?? 0, 0);
+      assert.equal(valueOf(frozen.parsed, "pilcrow_scrape_up", { service_instance: firstId }), 1);
     } finally {
       second.signal("SIGKILL");
     }
     const killed = await scrape(system);
     assert.ok(killed.tookMs < 3000, `a scrape after a SIGKILL took ${killed.tookMs} ms`);
-    assert.equal(valueOf(killed.parsed, "pilcrow_scrape_up", { instance: firstId }), 1);
-    assert.equal(valueOf(killed.parsed, "pilcrow_scrape_up", { instance: secondId }) ?? 0, 0);
+    assert.equal(valueOf(killed.parsed, "pilcrow_scrape_up", { service_instance: firstId }), 1);
+    assert.equal(valueOf(killed.parsed, "pilcrow_scrape_up", { service_instance: secondId }) ?? 0, 0);
     // Once the gateway has let it go, it is neither known nor listed.
     await eventually(
       async () => {
@@ -184,7 +195,8 @@ describe("GET /metrics on the TCP mesh", () => {
       const instance = `127.0.0.1:${hostile.port}`;
       const labels = {
         service: "hostile",
-        instance: samplesOf(parsed, "pilcrow_scrape_up", { service: "hostile" })[0]?.labels.instance ?? instance,
+        service_instance: samplesOf(parsed, "pilcrow_scrape_up", { service: "hostile" })[0]?.labels.service_instance
+          ?? instance,
       };
       assert.equal(valueOf(parsed, "pilcrow_scrape_up", labels), 1);
       assert.ok(valueOf(parsed, "pilcrow_scrape_rejected_samples", labels)! >= 5, text);
@@ -216,7 +228,7 @@ function hostileReport() {
     uptimeSeconds: 1,
     memory: { rssBytes: 1, heapUsedBytes: 1 },
     metrics: [
-      gauge("hostile_ok", { note: "two\nlines \"quoted\"", service: "goods", instance: "forged" }),
+      gauge("hostile_ok", { note: "two\nlines \"quoted\"", service: "goods", service_instance: "forged" }),
       gauge("hostile_bad\nevil_metric"),
       {
         name: "pilcrow_gateway_requests_total",
@@ -252,11 +264,11 @@ describe("GET /metrics on the NATS mesh", { skip: skipWithoutNats }, () => {
       const up = samplesOf(parsed, "pilcrow_scrape_up", { service: "goods" });
       assert.equal(up.length, 1);
       assert.equal(up[0].value, 1);
-      const handler = { service: "goods", instance: up[0].labels.instance, route: "GET/goods" };
+      const handler = { service: "goods", service_instance: up[0].labels.service_instance, route: "GET/goods" };
       assert.equal(valueOf(parsed, "pilcrow_handler_requests_total", handler), REQUESTS);
       assert.equal(valueOf(parsed, "pilcrow_gateway_requests_total", { route: "GET/goods", status: "200" }), REQUESTS);
       assert.equal(
-        valueOf(parsed, "pilcrow_instance_requests_total", { instance: up[0].labels.instance }),
+        valueOf(parsed, "pilcrow_instance_requests_total", { service_instance: up[0].labels.service_instance }),
         REQUESTS + 1,
       );
     } finally {

@@ -82,8 +82,10 @@ describe("traces through a running mesh", () => {
     }
   });
 
-  it("carries the trace on failures too (a route nobody serves, a malformed body)", async () => {
-    for (const [method, path, body] of [["GET", "/nobody", undefined], ["POST", "/goods", "{not json"]] as const) {
+  it("carries the trace on failures too (a route nobody serves, a malformed body, one too large)", async () => {
+    const tooLarge = JSON.stringify({ name: "x".repeat(200_000) });
+    const failures = [["GET", "/nobody", undefined], ["POST", "/goods", "{not json"], ["POST", "/goods", tooLarge]];
+    for (const [method, path, body] of failures) {
       const response = await fetch(system.url + path, {
         method,
         headers: { traceparent: HEADER, "content-type": "application/json" },

@@ -8,7 +8,7 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
-import { type DashboardOptions, mountDashboard } from "../dashboard/routes.ts";
+import { DASHBOARD_PATH, type DashboardOptions, mountDashboard } from "../dashboard/routes.ts";
 import type { Logger } from "../log.ts";
 import { LOGS_ROUTE } from "../logs/settings.ts";
 import { type MeshCore, MeshError } from "../mesh/core.ts";
@@ -53,6 +53,8 @@ const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 export const OTHER_ROUTE = "other";
 /** What the gateway never routes from HTTP (GatewayAppOptions.meshOnly). */
 const MESH_ONLY_ROUTES: ReadonlySet<string> = new Set([LOGS_ROUTE]);
+/** Every path of the live page starts so (`/_pilcrow` redirects to `/_pilcrow/`). */
+const DASHBOARD_PREFIX = DASHBOARD_PATH.slice(0, -1);
 
 /**
  * The headers Hono's secure-headers middleware sends, taken from it once at start-up: applying it per
@@ -66,7 +68,7 @@ const SECURE_HEADERS: Record<string, string> = await (async () => {
   return Object.fromEntries((await probe.request("/")).headers);
 })();
 
-type GatewayEnv = { Variables: { requestId: string; trace?: TraceContext } };
+type GatewayEnv = { Variables: { requestId: string; trace?: TraceContext; log?: Logger } };
 
 /** Every answer of the gateway: JSON text, the secure headers and the request's id; Retry-After when given. */
 function respond(c: Context<GatewayEnv>, status: number, json: string, retryAfter?: number): Response {
@@ -101,6 +103,45 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
     c.set("requestId", requestIdOf(c));
     return next();
   });
+  const { status, scrape, dashboard, metrics, knows } = options;
+  const meshOnly = options.meshOnly ?? MESH_ONLY_ROUTES;
+  /** The gateway's own pages: neither traced nor counted (a scrape must not count itself). */
+  const ownPath = (path: string) =>
+    (status !== undefined && path === STATUS_PATH) || (scrape !== undefined && path === METRICS_PATH)
+    || (dashboard !== undefined && path.startsWith(DASHBOARD_PREFIX));
+  // Every request for the mesh is traced and counted from here, before its body is read: a 413 or a 400 carries its
+  // traceparent and is counted as any answer is.
+  app.use(async (c, next) => {
+    if (ownPath(c.req.path)) return next();
+    // HEAD is the GET without its body: Hono dispatches it as a GET and drops the body of the answer.
+    const method = c.req.method === "HEAD" ? "GET" : c.req.method;
+    const asked = method + c.req.path;
+    // A path is the client's to choose: only a route some service serves names a span or a metric.
+    const route = knows?.(asked) && !meshOnly.has(asked) ? asked : OTHER_ROUTE;
+    const span = openSpan(
+      route === OTHER_ROUTE ? method : `${method} ${c.req.path}`,
+      SpanKind.SERVER,
+      parseTraceparent(c.req.header("traceparent")),
+      () => ({ "http.request.method": method, "url.path": c.req.path, "pilcrow.request_id": c.get("requestId") }),
+    );
+    c.set("trace", span.context);
+    // Every line about this request, here and in the mesh core, carries its ids.
+    c.set("log", log.child({ requestId: c.get("requestId"), traceId: span.context.traceId }));
+    metrics?.requestStarted(route);
+    const startedAt = performance.now();
+    let answered = 500;
+    try {
+      await next();
+      answered = c.res.status;
+    } finally {
+      metrics?.requestEnded(route, answered, performance.now() - startedAt);
+      closeSpan(
+        span,
+        answered >= 500 ? `HTTP ${answered}` : undefined,
+        () => ({ "http.response.status_code": answered }),
+      );
+    }
+  });
   if (options.corsOrigins?.length) {
     app.use(cors({ origin: options.corsOrigins.includes("*") ? "*" : options.corsOrigins }));
   }
@@ -116,12 +157,11 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
       // Reading the body failed before the route ran: a client that hung up, a request the runtime
       // cannot rebuild (Bun with an unparsable Host). The client's fault, not the gateway's.
       if (reachedHandler) throw error;
-      log.child({ requestId: c.get("requestId") }).warn("unreadable request body", (error as Error).message);
+      (c.get("log") ?? log).warn("unreadable request body", (error as Error).message);
       return problem(c, 400, "the request body could not be read");
     }
   });
 
-  const { status, scrape, dashboard } = options;
   if (status) app.get(STATUS_PATH, (c) => respond(c, 200, JSON.stringify(status())));
   if (scrape) {
     app.get(METRICS_PATH, async (c) =>
@@ -162,52 +202,16 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
       return respond(c, failed.status, failed.json, failed.retryAfter);
     }
   };
-  const { metrics, knows } = options;
-  const meshOnly = options.meshOnly ?? MESH_ONLY_ROUTES;
-  app.all("*", async (c) => {
-    // HEAD is the GET without its body: Hono dispatches it as a GET and drops the body of the answer.
+  app.all("*", (c) => {
     const method = c.req.method === "HEAD" ? "GET" : c.req.method;
-    const asked = method + c.req.path;
-    // A path is the client's to choose: only a route some service serves names a span or a metric.
-    const route = knows?.(asked) && !meshOnly.has(asked) ? asked : OTHER_ROUTE;
-    const span = openSpan(
-      route === OTHER_ROUTE ? method : `${method} ${c.req.path}`,
-      SpanKind.SERVER,
-      parseTraceparent(c.req.header("traceparent")),
-      () => ({
-        "http.request.method": method,
-        "url.path": c.req.path,
-        "pilcrow.request_id": c.get("requestId"),
-      }),
-    );
-    c.set("trace", span.context);
-    metrics?.requestStarted(route);
-    const startedAt = performance.now();
-    let answered = 500;
-    try {
-      if (meshOnly.has(asked)) {
-        answered = 404;
-        return problem(c, 404, `${method} ${c.req.path} is served only inside the mesh`);
-      }
-      // Every line about this request, here and in the mesh core, carries its ids.
-      const requestLog = log.child({ requestId: c.get("requestId"), traceId: span.context.traceId });
-      const response = await relay(c, method, span.context, requestLog);
-      answered = response.status;
-      return response;
-    } finally {
-      metrics?.requestEnded(route, answered, performance.now() - startedAt);
-      closeSpan(
-        span,
-        answered >= 500 ? `HTTP ${answered}` : undefined,
-        () => ({ "http.response.status_code": answered }),
-      );
+    if (meshOnly.has(method + c.req.path)) {
+      return problem(c, 404, `${method} ${c.req.path} is served only inside the mesh`);
     }
+    return relay(c, method, c.get("trace")!, c.get("log")!);
   });
 
   app.onError((error, c) => {
-    const trace = c.get("trace");
-    log.child({ requestId: c.get("requestId"), ...(trace ? { traceId: trace.traceId } : {}) })
-      .error("gateway error", error);
+    (c.get("log") ?? log.child({ requestId: c.get("requestId") })).error("gateway error", error);
     return problem(c, 500, "internal gateway error");
   });
   return app;

@@ -98,7 +98,7 @@ export class GatewayMetrics {
       "Metric families and samples of the instance's report left out of this scrape (malformed, too many, or clashing).",
     );
     for (const { id, name, report, rejectedSamples } of gathered) {
-      const labels = { service: name, instance: id };
+      const labels = { service: name, service_instance: id };
       up.values.push({ value: report ? 1 : 0, labels });
       const clashing = report ? merger.add(report.metrics as unknown as MetricFamily[], labels) : 0;
       rejected.values.push({ value: (rejectedSamples ?? 0) + clashing, labels });
@@ -167,7 +167,7 @@ function instanceFamilies(mesh: Pick<Mesh, "status">): MetricFamily[] {
   const readyCount = family("pilcrow_instances_ready", "gauge", "Instances of the service the gateway routes to.");
   const perService = new Map<string, { known: number; ready: number }>();
   for (const instance of mesh.status().instances) {
-    const labels = { service: instance.name, instance: instance.id };
+    const labels = { service: instance.name, service_instance: instance.id };
     requests.values.push({ value: instance.requests, labels });
     errors.values.push({ value: instance.errors, labels });
     timeouts.values.push({ value: instance.timeouts, labels });

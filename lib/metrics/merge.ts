@@ -1,6 +1,6 @@
 /**
  * One scrape's families from many nodes, merged by name, each node's samples labelled with what tells them apart
- * (`service`, `instance`): a family appears once, with one type. A family whose type, or whose lines
+ * (`service`, `service_instance`): a family appears once, with one type. A family whose type, or whose lines
  * (`x_bucket`, `x_sum`…), clash with one already there is left out and counted: two `# TYPE` lines for one name,
  * or one series written twice, make Prometheus refuse the whole scrape.
  */

@@ -3,7 +3,7 @@
  * hostile service cannot break the scrape, inject lines or claim another's series. Names must be Prometheus names,
  * values numbers, label names Prometheus label names; label values and help are bounded in size (and escaped when
  * written); the families and samples of one report are bounded in number; the gateway's own names are refused; the
- * `service` and `instance` labels are the gateway's to set. What is refused is counted, never passed on.
+ * `service` and `service_instance` labels are the gateway's to set. What is refused is counted, never passed on.
  */
 import type { Labels, MetricFamily, MetricKind, Sample } from "./families.ts";
 
@@ -23,7 +23,7 @@ export const REPORT_LIMITS = {
 export const GATEWAY_PREFIXES = ["pilcrow_gateway_", "pilcrow_instance", "pilcrow_scrape_"];
 
 /** Labels the gateway sets on every gathered sample. */
-export const GATHERED_LABELS = ["service", "instance"];
+export const GATHERED_LABELS = ["service", "service_instance"];
 
 const KINDS: ReadonlySet<string> = new Set<MetricKind>(["counter", "gauge", "histogram", "summary", "untyped"]);
 const SUFFIXES: Record<MetricKind, string[]> = {
