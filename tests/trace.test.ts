@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { formatTraceparent, newTrace, parseTraceparent } from "../lib/trace/traceparent.ts";
-import { eventually } from "./support/processes.ts";
+import { eventually, startProcess } from "./support/processes.ts";
 import { call, startSystem, type System } from "./support/system.ts";
 
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -216,6 +216,34 @@ describe("spans exported over OTLP/HTTP", () => {
       await system.stop();
       receiver.server.close();
     }
+  });
+});
+
+describe("trace export misconfigured", () => {
+  it("says when spans cannot be sent, never shows credentials, and refuses an endpoint that is no URL", async () => {
+    const gate = await startProcess("gate.ts", ["0", "--distributor", "127.0.0.1:1"], {
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://user:s3cr3t@127.0.0.1:1/?api_key=K3Y",
+        OTEL_BSP_SCHEDULE_DELAY: "100",
+        OTEL_EXPORTER_OTLP_TIMEOUT: "1000",
+      },
+    });
+    try {
+      await (await fetch(`http://127.0.0.1:${gate.port}/goods`)).body?.cancel();
+      const failed = await gate.waitFor((entry) => entry.event === "trace export failed", 10_000);
+      assert.match(String(failed.details[0]), /ECONNREFUSED/);
+      const exporting = gate.entries.find((entry) => entry.event === "exporting traces");
+      assert.equal(exporting?.details[0], "http://127.0.0.1:1/");
+      assert.ok(!gate.output.join("\n").includes("s3cr3t") && !gate.output.join("\n").includes("K3Y"));
+    } finally {
+      await gate.stop();
+    }
+    const refused = await startProcess("gate.ts", ["0"], {
+      waitForListen: false,
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: "not a url" },
+    });
+    assert.equal(await refused.exited, 2, refused.output.join("\n"));
+    assert.match(refused.output.join("\n"), /OTEL_EXPORTER_OTLP_ENDPOINT must be an http/);
   });
 });
 
