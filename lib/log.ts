@@ -33,8 +33,14 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
+/**
+ * Marks a child logger whose lines stay in this node's own log, never shipped over the mesh (`also` is not told):
+ * a line that holds a secret, such as the live page's link with its token. Not a field: it is never written.
+ */
+export const STAYS_LOCAL: unique symbol = Symbol("stays local");
+
 /** What a child logger adds to each of its lines: a request's ids, say. */
-export type LogFields = Readonly<Record<string, unknown>>;
+export type LogFields = Readonly<Record<string, unknown>> & { readonly [STAYS_LOCAL]?: true };
 
 /** The keys of a JSON line that a field cannot take: a field named so is left out of the line. */
 const RESERVED_KEYS = new Set(["time", "level", "process", "event", "details"]);
@@ -97,7 +103,7 @@ export function createLogger(options: LoggerOptions): Logger {
     const record = json || also ? jsonLine(level, options.name, event, details, fields) : undefined;
     const line = json ? record! : humanLine(event, details) + humanSuffix(fields);
     (level === "error" || level === "warn" ? err : out).write(line + "\n");
-    if (also) also(record!);
+    if (also && !fields?.[STAYS_LOCAL]) also(record!);
   };
   const limit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
   const limiter = limit

@@ -22,6 +22,9 @@ describe("traceparent", () => {
     assert.equal(parseTraceparent(`  ${HEADER}  `)?.traceId, TRACE_ID);
     // A later version may add fields: they are ignored, the four known ones read.
     assert.equal(parseTraceparent(`01-${TRACE_ID}-${PARENT_ID}-00-extra`)?.flags, 0);
+    // Flags this version does not define are not passed on.
+    assert.equal(parseTraceparent(`00-${TRACE_ID}-${PARENT_ID}-ff`)?.flags, 1);
+    assert.equal(parseTraceparent(`00-${TRACE_ID}-${PARENT_ID}-fe`)?.flags, 0);
   });
 
   it("refuses every malformed header (a new trace starts instead)", () => {

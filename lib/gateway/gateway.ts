@@ -2,10 +2,10 @@
  * The gateway process: the Hono app served by the runtime's HTTP server, registered with the distributor as `gate`,
  * or on the NATS mesh, or both: then it routes to the instances of both meshes.
  */
-import type { Endpoint } from "../config.ts";
-import { isLoopback } from "../config.ts";
+import { hostname } from "node:os";
+import { type Endpoint, isLoopback } from "../config.ts";
 import { DASHBOARD_PATH } from "../dashboard/routes.ts";
-import type { Logger } from "../log.ts";
+import { type Logger, STAYS_LOCAL } from "../log.ts";
 import type { MeshCore } from "../mesh/core.ts";
 import { joinMesh, type Mesh } from "../mesh/mesh.ts";
 import type { NatsBus } from "../mesh/nats/bus.ts";
@@ -87,7 +87,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   log.info("listen", server.address);
   address = `${server.address.address}:${server.address.port}`;
   if (token !== undefined && options.dashboard?.token !== token) {
-    log.info("dashboard", `http://${address}${DASHBOARD_PATH}?token=${token}`);
+    // Its token is a secret: the line stays in this node's own log, never sent to the logs service.
+    log.child({ [STAYS_LOCAL]: true }).info(
+      "dashboard",
+      `${reachableUrl(server.address)}${DASHBOARD_PATH}?token=${token}`,
+    );
   }
   const joinedMesh = joinMesh({
     distributor: options.distributor,
@@ -120,4 +124,13 @@ function dashboardToken(hostname: string, given: string | undefined): string | u
   if (isLoopback(hostname)) return undefined;
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * A URL a browser can open for an address the gateway listens on: a wildcard (`0.0.0.0`, `::`) names no host, so
+ * the machine's name stands in; an IPv6 address goes in brackets.
+ */
+function reachableUrl({ address, family, port }: ListenAddress): string {
+  const host = address === "0.0.0.0" || address === "::" ? hostname() : family === "IPv6" ? `[${address}]` : address;
+  return `http://${host}:${port}`;
 }

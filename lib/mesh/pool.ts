@@ -299,7 +299,10 @@ export class InstancePool {
         (listed ? log.warn : log.debug)("instance connection lost", id, node.name, error?.message ?? "");
       },
       unsolicited: (packet) => {
-        if (packet.uri !== PONG_URI) return log.warn("answer with no request in flight", id, typeof packet.key);
+        // Most often the answer to a request that timed out here (which was said then): not worth a warning.
+        if (packet.uri !== PONG_URI) {
+          return log.debug("late answer, or one to no request", id, `key ${typeof packet.key}`);
+        }
         if (!instance.ready) this.#ready(instance);
       },
     };

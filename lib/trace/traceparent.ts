@@ -41,7 +41,8 @@ export function parseTraceparent(header: unknown): TraceContext | undefined {
   const traceId = text.slice(3, 35);
   const spanId = text.slice(36, 52);
   if (traceId === ZERO_TRACE_ID || spanId === ZERO_SPAN_ID) return undefined;
-  return { traceId, spanId, flags: parseInt(text.slice(53, 55), 16) };
+  // Only the sampled bit is passed on: the spec asks that flags this version does not define be set to zero.
+  return { traceId, spanId, flags: parseInt(text.slice(53, 55), 16) & SAMPLED };
 }
 
 const DASH = 0x2d;
