@@ -114,7 +114,7 @@ export async function runMain(
 /** Hands the node's mesh to the shipper, named as the logs service will label its lines; a node with none keeps its lines. */
 function startShipping(shipper: LogShipper, running: Running, name: string, log: Logger): void {
   if (!running.mesh) {
-    log.warn("--log-to-mesh ignored", `${name} is not in the mesh: its lines stay here`);
+    log.info("--log-to-mesh ignored", `${name} is not in the mesh: its lines stay here`);
     void shipper.close(0);
     return;
   }

@@ -3,7 +3,7 @@
  * `--status` (serve GET /_pilcrow/status), `--metrics` (serve GET /metrics), `--dashboard` (the live page at
  * /_pilcrow/), `--cors ORIGIN[,ORIGIN…]` (or `*`).
  */
-import { GATE_OPTIONS } from "../lib/cli/tables.ts";
+import { GATE_OPTIONS, MESH_NODE_OPTIONS } from "../lib/cli/tables.ts";
 import { parsePositiveInteger } from "../lib/config.ts";
 import { startGateway } from "../lib/gateway/gateway.ts";
 import { runMain } from "../lib/main.ts";
@@ -31,6 +31,7 @@ await runMain("gate", 8000, async (config, log, stopping) => {
     tcp: config.tcp,
     status: config.values.status === true || environment("PILCROW_STATUS") === "1",
     metrics: config.values.metrics === true || environment("PILCROW_METRICS") === "1",
+    metricsToken: environment("PILCROW_METRICS_TOKEN") || undefined,
     dashboard: config.values.dashboard === true || environment("PILCROW_DASHBOARD") === "1"
       ? { token: environment("PILCROW_DASHBOARD_TOKEN") }
       : undefined,
@@ -47,4 +48,4 @@ await runMain("gate", 8000, async (config, log, stopping) => {
       await traces?.close();
     },
   };
-}, GATE_OPTIONS);
+}, [...GATE_OPTIONS, ...MESH_NODE_OPTIONS]);

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type AnyPacket, BookPeer } from "./support/book-peer.ts";
-import { closed, startLauncher, stopLauncher, waitForLine } from "./support/launcher.ts";
+import { closed, lines, startLauncher, stopLauncher, waitForLine } from "./support/launcher.ts";
 import { delay, eventually, type RunningProcess, startProcess, stopAll } from "./support/processes.ts";
 import { call, startSystem, type System } from "./support/system.ts";
 
@@ -283,6 +283,8 @@ describe("the launcher with --logs", () => {
       await eventually(() => listened().size === 4 || undefined, 15_000, () => `listen lines of ${[...listened()]}`);
       assert.deepEqual([...listened()].sort(), ["gate", "goods", "members", "purchases"]);
       assert.ok(linesOf(file).every((line) => line.process !== "logs" && typeof line.node === "string"));
+      // The distributor is the mesh's registry, not in it: it is not asked to ship, so it has nothing to ignore.
+      assert.ok(!lines(launcher).some((line) => line.includes("--log-to-mesh ignored")), lines(launcher).join("\n"));
     } finally {
       await stopLauncher(launcher);
     }

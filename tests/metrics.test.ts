@@ -13,7 +13,7 @@ import { PONG_URI } from "../lib/wire/heartbeat.ts";
 import { BookPeer, registration } from "./support/book-peer.ts";
 import { answer, type BookService, startBookService } from "./support/book-service.ts";
 import { sharedNats, skipWithoutNats } from "./support/private-nats.ts";
-import { eventually, type RunningProcess } from "./support/processes.ts";
+import { eventually, type RunningProcess, startProcess } from "./support/processes.ts";
 import { type ParsedText, parsePrometheusText, samplesOf, valueOf } from "./support/prometheus-text.ts";
 import {
   call,
@@ -271,6 +271,41 @@ describe("GET /metrics on the NATS mesh", { skip: skipWithoutNats }, () => {
         valueOf(parsed, "pilcrow_instance_requests_total", { service_instance: up[0].labels.service_instance }),
         REQUESTS + 1,
       );
+    } finally {
+      await system.stop();
+    }
+  });
+});
+
+describe("GET /metrics off loopback", () => {
+  it("refuses to start without PILCROW_METRICS_TOKEN, exit 2", async () => {
+    const gate = await startProcess("gate.ts", ["0", "--host", "0.0.0.0", "--metrics"], { waitForListen: false });
+    assert.equal(await gate.exited, 2, gate.output.join("\n"));
+    assert.match(gate.output.join("\n"), /PILCROW_METRICS_TOKEN/);
+  });
+
+  it("asks every scrape for the token as a bearer: 401 without it or with another, the text with it", async () => {
+    const system = await startSystem({
+      services: [],
+      gateArgs: ["--host", "0.0.0.0", "--metrics"],
+      env: { PILCROW_METRICS_TOKEN: "scrape-token-for-the-test" },
+    });
+    try {
+      const url = `${system.url}/metrics`;
+      const refusals: Record<string, string>[] = [{}, { authorization: "Bearer wrong" }, {
+        authorization: "Basic c2NyYXBl",
+      }, {
+        authorization: `Bearer ${"x".repeat(10_000)}`,
+      }];
+      for (const headers of refusals) {
+        const response = await fetch(url, { headers });
+        await response.body?.cancel();
+        assert.equal(response.status, 401, JSON.stringify(headers).slice(0, 80));
+        assert.equal(response.headers.get("www-authenticate"), "Bearer");
+      }
+      const response = await fetch(url, { headers: { authorization: "Bearer scrape-token-for-the-test" } });
+      assert.equal(response.status, 200);
+      assert.ok(parsePrometheusText(await response.text()).samples.length > 0);
     } finally {
       await system.stop();
     }

@@ -94,6 +94,10 @@ export const COMMON_OPTIONS: OptionTable = [
   { name: "tls-key", value: "PATH", env: "PILCROW_TLS_KEY", description: "this node's private key" },
   { name: "tls-ca", value: "PATH", env: "PILCROW_TLS_CA", description: "the CA that signs every node of the mesh" },
   ...NATS_OPTIONS,
+];
+
+/** The gateway and the services: the nodes of the mesh (the distributor is its registry, not in it). */
+export const MESH_NODE_OPTIONS: OptionTable = [
   {
     name: "log-to-mesh",
     env: "PILCROW_LOG_TO_MESH=1",

@@ -1,14 +1,12 @@
 /**
  * Who may see the live page: with a token set (the gateway listens off loopback), every dashboard path asks for it,
  * as `?token=` or as the cookie the page sets once it was given; without one, everybody may. Tokens are compared in
- * constant time (their SHA-256 digests, so neither the length nor a common prefix shows in the time taken).
+ * constant time (lib/gateway/secret-token.ts).
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { SecretToken } from "../gateway/secret-token.ts";
 
 /** The cookie that carries the token once the page was opened with `?token=`. */
 export const TOKEN_COOKIE = "pilcrow_dashboard";
-/** Longer input is not a token: refused before any work is done on it. */
-const MAX_TOKEN_LENGTH = 512;
 
 export type Access =
   /** No token is set, or the right one came as the cookie. */
@@ -18,16 +16,14 @@ export type Access =
   | "refused";
 
 export class DashboardAccess {
-  readonly #digest: Buffer | undefined;
-  readonly #token: string | undefined;
+  readonly #token: SecretToken | undefined;
 
   constructor(token: string | undefined) {
-    this.#token = token;
-    this.#digest = token === undefined ? undefined : digest(token);
+    this.#token = token === undefined ? undefined : new SecretToken(token);
   }
 
   check(request: Request): Access {
-    if (this.#digest === undefined) return "open";
+    if (this.#token === undefined) return "open";
     const given = new URL(request.url).searchParams.getAll("token");
     if (given.length > 0) return given.length === 1 && this.#matches(given[0]) ? "token-in-url" : "refused";
     const cookie = readCookie(request.headers.get("cookie"), TOKEN_COOKIE);
@@ -36,16 +32,12 @@ export class DashboardAccess {
 
   /** The Set-Cookie header value that lets the browser in from now on (this browser session only). */
   cookie(path: string): string {
-    return `${TOKEN_COOKIE}=${encodeURIComponent(this.#token ?? "")}; Path=${path}; HttpOnly; SameSite=Strict`;
+    return `${TOKEN_COOKIE}=${encodeURIComponent(this.#token?.value ?? "")}; Path=${path}; HttpOnly; SameSite=Strict`;
   }
 
   #matches(given: string): boolean {
-    return given.length <= MAX_TOKEN_LENGTH && timingSafeEqual(digest(given), this.#digest!);
+    return this.#token!.matches(given);
   }
-}
-
-function digest(text: string): Buffer {
-  return createHash("sha256").update(text).digest();
 }
 
 /** The named cookie's value, percent-decoded; undefined when absent or not decodable (never throws). */

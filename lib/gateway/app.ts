@@ -17,6 +17,7 @@ import { closeSpan, openSpan, SpanKind } from "../trace/spans.ts";
 import { formatTraceparent, parseTraceparent, type TraceContext } from "../trace/traceparent.ts";
 import { BadRequest, readIdempotencyKey, readParams } from "./params.ts";
 import { answerStatus, meshProblem, problemJson } from "./problems.ts";
+import { SecretToken } from "./secret-token.ts";
 
 export const DEFAULT_TIMEOUT_MS = 5000;
 /** With `¶` escaped as 6 bytes, a body this size stays under the services' 1 MiB frame limit. */
@@ -37,6 +38,8 @@ export interface GatewayAppOptions {
   knows?: (route: string) => boolean;
   /** Serves `GET /metrics` with what it gives (the whole mesh's metrics, Prometheus's text format). */
   scrape?: () => Promise<string>;
+  /** Asked of every scrape as `Authorization: Bearer …` when set (the gateway sets it off loopback). */
+  metricsToken?: string;
   /** Serves the live page at /_pilcrow/. */
   dashboard?: DashboardOptions;
   /**
@@ -164,10 +167,18 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
 
   if (status) app.get(STATUS_PATH, (c) => respond(c, 200, JSON.stringify(status())));
   if (scrape) {
-    app.get(METRICS_PATH, async (c) =>
-      new Response(await scrape(), {
+    const token = options.metricsToken === undefined ? undefined : new SecretToken(options.metricsToken);
+    app.get(METRICS_PATH, async (c) => {
+      if (token && !token.bearerIn(c.req.header("authorization"))) {
+        return new Response("a scrape needs Authorization: Bearer <PILCROW_METRICS_TOKEN>\n", {
+          status: 401,
+          headers: { ...SECURE_HEADERS, "content-type": "text/plain; charset=utf-8", "www-authenticate": "Bearer" },
+        });
+      }
+      return new Response(await scrape(), {
         headers: { ...SECURE_HEADERS, "content-type": PROMETHEUS_CONTENT_TYPE, "x-request-id": c.get("requestId") },
-      }));
+      });
+    });
   }
   if (dashboard) mountDashboard(app, dashboard);
 

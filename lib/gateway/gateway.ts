@@ -3,7 +3,7 @@
  * or on the NATS mesh, or both: then it routes to the instances of both meshes.
  */
 import { hostname } from "node:os";
-import { type Endpoint, isLoopback } from "../config.ts";
+import { type Endpoint, isLoopback, UsageError } from "../config.ts";
 import { DASHBOARD_PATH } from "../dashboard/routes.ts";
 import { type Logger, STAYS_LOCAL } from "../log.ts";
 import type { MeshCore } from "../mesh/core.ts";
@@ -28,6 +28,8 @@ export interface GatewayOptions {
   status?: boolean;
   /** Serve `GET /metrics`: the gateway's metrics and, gathered over the mesh, every service's. */
   metrics?: boolean;
+  /** Asked of every scrape (`Authorization: Bearer`); needed off loopback, where anyone could scrape otherwise. */
+  metricsToken?: string;
   /** Serve the live page at /_pilcrow/; off loopback it asks for `token` (one is made and logged if none is given). */
   dashboard?: { token?: string };
   corsOrigins?: string[];
@@ -51,6 +53,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // request can come in between.
   let mesh: Mesh | undefined;
   const joined: MeshCore = { request: (route, params, request) => mesh!.request(route, params, request) };
+  if (options.metrics && !options.metricsToken && !isLoopback(options.hostname)) {
+    throw new UsageError(
+      `refusing to serve GET /metrics on ${options.hostname} to anyone: it shows every instance's address, pid and `
+        + "memory. Set PILCROW_METRICS_TOKEN (Prometheus sends it with `authorization: { credentials: … }`), or "
+        + "listen on 127.0.0.1",
+    );
+  }
   const metrics = options.metrics || options.dashboard ? new GatewayMetrics() : undefined;
   const token = options.dashboard && dashboardToken(options.hostname, options.dashboard.token);
   // Ends the live page's event streams on close: the HTTP server waits for every open answer.

@@ -5,7 +5,14 @@
 import { basename, extname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type OptionTable, parseArgsOptions } from "../cli/options.ts";
-import { COMMON_OPTIONS, GATE_OPTIONS, LAUNCHER_OPTIONS, NATS_OPTIONS, SERVICE_OPTIONS } from "../cli/tables.ts";
+import {
+  COMMON_OPTIONS,
+  GATE_OPTIONS,
+  LAUNCHER_OPTIONS,
+  MESH_NODE_OPTIONS,
+  NATS_OPTIONS,
+  SERVICE_OPTIONS,
+} from "../cli/tables.ts";
 import {
   DEFAULT_DATA_DIR,
   IN_MEMORY,
@@ -28,7 +35,8 @@ export const USAGE = "pilcrow up [options]";
  * hold credentials, and `ps` shows every process's arguments to every user of the machine.
  */
 const PASSED_TO_ALL = COMMON_OPTIONS.filter(({ name }) =>
-  name !== "port" && name !== "distributor" && !NATS_OPTIONS.some((nats) => nats.name === name)
+  // --log and --log-level are given to every child from the plan (system.ts), once.
+  !["port", "distributor", "log", "log-level"].includes(name) && !NATS_OPTIONS.some((nats) => nats.name === name)
 );
 
 /**
@@ -47,8 +55,10 @@ const LOGS_LAUNCHER_OPTION: OptionTable = [
 export const UP_OPTIONS: OptionTable = [
   ...LAUNCHER_OPTIONS,
   ...LOGS_LAUNCHER_OPTION,
+  ...COMMON_OPTIONS.filter(({ name }) => name === "log" || name === "log-level"),
   ...PASSED_TO_ALL,
   ...NATS_OPTIONS,
+  ...MESH_NODE_OPTIONS,
   ...GATE_OPTIONS,
   ...SERVICE_OPTIONS,
   ...LOGS_OPTIONS,
@@ -129,11 +139,9 @@ export function parseLaunchPlan(
       return value === undefined ? [`--${name}`] : [`--${name}`, String(option)];
     });
   const withLogs = values.logs === true || environment("PILCROW_LOGS") === "1";
-  // With --logs every node ships its lines (the logs service ignores the flag: never to itself).
-  const common = [
-    ...given(PASSED_TO_ALL),
-    ...(withLogs && values["log-to-mesh"] !== true ? ["--log-to-mesh"] : []),
-  ];
+  const common = given(PASSED_TO_ALL);
+  // With --logs the gateway and every service ship their lines (not the logs service: never to itself).
+  const meshNodeArgs = withLogs || values["log-to-mesh"] === true ? ["--log-to-mesh"] : [];
   if (!withLogs && LOGS_OPTIONS.some(({ name }) => values[name] !== undefined)) {
     throw new UsageError("--logs-file, --logs-max-bytes and --logs-keep are the logs service's: add --logs");
   }
@@ -141,6 +149,7 @@ export function parseLaunchPlan(
   const dataDir = dataDirectory(str(values["data-dir"]) ?? environment("PILCROW_DATA_DIR"), cwd);
   const serviceArgs = [
     ...common,
+    ...meshNodeArgs,
     ...given(SERVICE_OPTIONS.filter(({ name }) => name !== "data-dir")),
     "--data-dir",
     dataDir,
@@ -170,7 +179,7 @@ export function parseLaunchPlan(
         role: "gate",
         name: "gate",
         port: portOf("gate", str(values["gate-port"])),
-        args: [...common, ...given(GATE_OPTIONS)],
+        args: [...common, ...meshNodeArgs, ...given(GATE_OPTIONS)],
       },
       ...SERVICES.flatMap((service) =>
         Array.from({ length: counts.get(service) ?? 1 }, (_, index) => ({

@@ -124,23 +124,27 @@ export class LogShipper {
     this.#reportDropped();
     const batch = this.#takeBatch();
     if (batch.length === 0) return undefined;
+    // The count goes with this batch, once: it comes back only if the batch surely did not reach the file (refused,
+    // or never sent). One that timed out may have been written, its count with it: sent again, it would be counted
+    // twice in the file.
     const dropped = this.#droppedUnsent;
+    this.#droppedUnsent = 0;
     const params: Record<string, unknown> = { lines: batch.map(({ text }) => JSON.parse(text)) };
     if (dropped > 0) params.dropped = dropped;
     if (this.node !== undefined) params.node = this.node;
     const sending = this.#mesh.request(LOGS_ROUTE, params, { deadline, resend: false }).then(
       ({ packet }) => {
-        if (packet.errorcode === 0) {
-          this.#droppedUnsent -= dropped;
-          return true;
-        }
+        if (packet.errorcode === 0) return true;
+        this.#droppedUnsent += dropped;
         this.#drop(batch.length, `refused: ${String(packet.errormessage).slice(0, 100)}`);
         return false;
       },
       (error: unknown) => {
         const failure = error instanceof MeshError ? error.failure : "error";
-        if (NOT_SENT.has(failure)) this.#hold(batch);
-        else this.#drop(batch.length, failure);
+        if (NOT_SENT.has(failure)) {
+          this.#droppedUnsent += dropped;
+          this.#hold(batch);
+        } else this.#drop(batch.length, `${failure} (perhaps written)`);
         return false;
       },
     ).finally(() => {

@@ -18,7 +18,7 @@
  */
 import type { ParseArgsConfig } from "node:util";
 import { type OptionTable, tableOf } from "../cli/options.ts";
-import { SERVICE_OPTIONS } from "../cli/tables.ts";
+import { MESH_NODE_OPTIONS, SERVICE_OPTIONS } from "../cli/tables.ts";
 import {
   type CommonConfig,
   DEFAULT_DATA_DIR,
@@ -129,7 +129,7 @@ export function runService<C extends Contract, U extends Contract = never>(
       await traces?.close();
       throw error;
     }
-  }, [...SERVICE_OPTIONS, ...flagTable(definition.flags)]);
+  }, [...SERVICE_OPTIONS, ...MESH_NODE_OPTIONS, ...flagTable(definition.flags)]);
 }
 
 /** A service's own flags as a table: given as one (with help text), or as parseArgs options (listed without). */
