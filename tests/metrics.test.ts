@@ -278,10 +278,15 @@ describe("GET /metrics on the NATS mesh", { skip: skipWithoutNats }, () => {
 });
 
 describe("GET /metrics off loopback", () => {
-  it("refuses to start without PILCROW_METRICS_TOKEN, exit 2", async () => {
-    const gate = await startProcess("gate.ts", ["0", "--host", "0.0.0.0", "--metrics"], { waitForListen: false });
-    assert.equal(await gate.exited, 2, gate.output.join("\n"));
-    assert.match(gate.output.join("\n"), /PILCROW_METRICS_TOKEN/);
+  it("refuses to start without PILCROW_METRICS_TOKEN, or with one short enough to guess, exit 2", async () => {
+    for (const env of [{}, { PILCROW_METRICS_TOKEN: "short" }]) {
+      const gate = await startProcess("gate.ts", ["0", "--host", "0.0.0.0", "--metrics"], {
+        waitForListen: false,
+        env,
+      });
+      assert.equal(await gate.exited, 2, gate.output.join("\n"));
+      assert.match(gate.output.join("\n"), /PILCROW_METRICS_TOKEN/);
+    }
   });
 
   it("asks every scrape for the token as a bearer: 401 without it or with another, the text with it", async () => {

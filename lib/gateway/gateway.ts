@@ -53,6 +53,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // request can come in between.
   let mesh: Mesh | undefined;
   const joined: MeshCore = { request: (route, params, request) => mesh!.request(route, params, request) };
+  requireLongEnough(options.metricsToken, "PILCROW_METRICS_TOKEN");
+  requireLongEnough(options.dashboard?.token, "PILCROW_DASHBOARD_TOKEN");
   if (options.metrics && !options.metricsToken && !isLoopback(options.hostname)) {
     throw new UsageError(
       `refusing to serve GET /metrics on ${options.hostname} to anyone: it shows every instance's address, pid and `
@@ -142,4 +144,14 @@ function dashboardToken(hostname: string, given: string | undefined): string | u
 function reachableUrl({ address, family, port }: ListenAddress): string {
   const host = address === "0.0.0.0" || address === "::" ? hostname() : family === "IPv6" ? `[${address}]` : address;
   return `http://${host}:${port}`;
+}
+
+/** A token given short enough to guess is a slip, not a choice: refused at start. */
+const MIN_TOKEN_LENGTH = 16;
+
+function requireLongEnough(token: string | undefined, variable: string): void {
+  if (token === undefined || token === "" || token.length >= MIN_TOKEN_LENGTH) return;
+  throw new UsageError(
+    `${variable} must be at least ${MIN_TOKEN_LENGTH} characters (a random one: openssl rand -hex 16)`,
+  );
 }
