@@ -293,7 +293,8 @@ describe("the launcher with --logs", () => {
   });
 
   it("refuses the logs service's options without --logs, and --logs with no file it could write", async () => {
-    for (const args of [["--logs-keep", "2"], ["--logs", "--data-dir", ":memory:"]]) {
+    const usage = [["--logs-keep", "2"], ["--logs", "--data-dir", ":memory:"], ["--logs", "--logs-max-bytes", "4000"]];
+    for (const args of usage) {
       const launcher = await startLauncher(args);
       assert.equal(await closed(launcher), 2, args.join(" "));
     }

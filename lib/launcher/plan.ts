@@ -14,6 +14,7 @@ import {
   SERVICE_OPTIONS,
 } from "../cli/tables.ts";
 import {
+  type CommonConfig,
   DEFAULT_DATA_DIR,
   IN_MEMORY,
   parseDataDir,
@@ -23,7 +24,7 @@ import {
   UsageError,
 } from "../config.ts";
 import { type LogFormat, type LogLevel, parseLogFormat, parseLogLevel } from "../log.ts";
-import { LOGS_OPTIONS, LOGS_PORT } from "../logs/settings.ts";
+import { LOGS_OPTIONS, LOGS_PORT, readLogsFileSettings } from "../logs/settings.ts";
 import { natsEnvironment, type NatsSettings, readNatsSettings } from "../mesh/nats/settings.ts";
 import type { RuntimeName } from "../runtime/mod.ts";
 
@@ -218,9 +219,9 @@ function dataDirectory(given: string | undefined, cwd: string): string {
  */
 function logsArgs(serviceArgs: string[], values: Record<string, unknown>, cwd: string): string[] {
   const file = values["logs-file"] as string | undefined;
-  if (file === undefined && serviceArgs.at(-1) === IN_MEMORY) {
-    throw new UsageError(`--logs with --data-dir ${IN_MEMORY} needs --logs-file PATH`);
-  }
+  // Checked here as the logs service checks them (a size too small, --data-dir :memory: without a file): a slip is a
+  // usage error now, not a logs service the launcher restarts three times before it gives up.
+  readLogsFileSettings(values as CommonConfig["values"], serviceArgs.at(-1)!);
   const sizes = LOGS_OPTIONS.filter(({ name }) => name !== "logs-file" && values[name] !== undefined)
     .flatMap(({ name }) => [`--${name}`, String(values[name])]);
   return [
