@@ -123,7 +123,8 @@ export function createLogger(options: LoggerOptions): Logger {
     info: (event, ...details) => write("info", event, details, undefined),
     warn: (event, ...details) => write("warn", event, details, undefined),
     error: (event, ...details) => write("error", event, details, undefined),
-    child: (fields) => new ChildLogger(write, { ...fields }),
+    // Not copied: a child is made per request, and fields are readonly (LogFields).
+    child: (fields) => new ChildLogger(write, fields),
   };
 }
 

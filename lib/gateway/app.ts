@@ -13,8 +13,8 @@ import type { Logger } from "../log.ts";
 import { LOGS_ROUTE } from "../logs/settings.ts";
 import { type MeshCore, MeshError } from "../mesh/core.ts";
 import type { GatewayMetrics } from "../metrics/gateway-metrics.ts";
-import { closeSpan, openSpan, SpanKind } from "../trace/spans.ts";
-import { formatTraceparent, parseTraceparent, type TraceContext } from "../trace/traceparent.ts";
+import { closeSpan, openSpan, recording, SpanKind } from "../trace/spans.ts";
+import { parseTraceparent, type TraceContext } from "../trace/traceparent.ts";
 import { BadRequest, readIdempotencyKey, readParams } from "./params.ts";
 import { answerStatus, meshProblem, problemJson } from "./problems.ts";
 import { SecretToken } from "./secret-token.ts";
@@ -81,7 +81,7 @@ function respond(c: Context<GatewayEnv>, status: number, json: string, retryAfte
     "x-request-id": c.get("requestId"),
   };
   const trace = c.get("trace");
-  if (trace) headers.traceparent = formatTraceparent(trace);
+  if (trace) headers.traceparent = trace.traceparent;
   if (retryAfter !== undefined) headers["retry-after"] = String(retryAfter);
   return new Response(json, { status, headers });
 }
@@ -102,30 +102,31 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
   const maxSize = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
 
   const app = new Hono<GatewayEnv>();
-  app.use((c, next) => {
-    c.set("requestId", requestIdOf(c));
-    return next();
-  });
   const { status, scrape, dashboard, metrics, knows } = options;
   const meshOnly = options.meshOnly ?? MESH_ONLY_ROUTES;
+  /** A path is the client's to choose: only a route some service serves names a metric or a span. */
+  const routeOf = (c: Context<GatewayEnv>): string => {
+    // HEAD is the GET without its body: Hono dispatches it as a GET and drops the body of the answer.
+    const asked = (c.req.method === "HEAD" ? "GET" : c.req.method) + c.req.path;
+    return knows?.(asked) && !meshOnly.has(asked) ? asked : OTHER_ROUTE;
+  };
   /** The gateway's own pages: neither traced nor counted (a scrape must not count itself). */
   const ownPath = (path: string) =>
     (status !== undefined && path === STATUS_PATH) || (scrape !== undefined && path === METRICS_PATH)
     || (dashboard !== undefined && path.startsWith(DASHBOARD_PREFIX));
-  // Every request for the mesh is traced and counted from here, before its body is read: a 413 or a 400 carries its
-  // traceparent and is counted as any answer is.
+  // Every request gets its id here, and every request for the mesh is traced and counted from here, before its body
+  // is read: a 413 or a 400 carries its traceparent and is counted as any answer is. One middleware, not two: each
+  // costs every request a dispatch.
   app.use(async (c, next) => {
+    c.set("requestId", requestIdOf(c));
     if (ownPath(c.req.path)) return next();
-    // HEAD is the GET without its body: Hono dispatches it as a GET and drops the body of the answer.
-    const method = c.req.method === "HEAD" ? "GET" : c.req.method;
-    const asked = method + c.req.path;
-    // A path is the client's to choose: only a route some service serves names a span or a metric.
-    const route = knows?.(asked) && !meshOnly.has(asked) ? asked : OTHER_ROUTE;
+    // The route names a metric or a span: worked out only when something counts or records.
+    const route = metrics || recording() ? routeOf(c) : OTHER_ROUTE;
     const span = openSpan(
-      route === OTHER_ROUTE ? method : `${method} ${c.req.path}`,
+      route === OTHER_ROUTE ? c.req.method : `${c.req.method} ${c.req.path}`,
       SpanKind.SERVER,
       parseTraceparent(c.req.header("traceparent")),
-      () => ({ "http.request.method": method, "url.path": c.req.path, "pilcrow.request_id": c.get("requestId") }),
+      () => ({ "http.request.method": c.req.method, "url.path": c.req.path, "pilcrow.request_id": c.get("requestId") }),
     );
     c.set("trace", span.context);
     // Every line about this request, here and in the mesh core, carries its ids.

@@ -11,8 +11,7 @@ import {
   RequestTimeoutError,
   UnsendableError,
 } from "../tcp/errors.ts";
-import { closeSpan, openSpan, SpanKind } from "../trace/spans.ts";
-import { formatTraceparent } from "../trace/traceparent.ts";
+import { closeSpan, openSpan, recording, SpanKind } from "../trace/spans.ts";
 import type { Packet } from "../wire/packet.ts";
 import { type MeshAnswer, MeshError, type MeshRequestOptions } from "./core.ts";
 import { type Instance, type InstancePool, NO_LIVE_INSTANCE, UNKNOWN_ROUTE } from "./pool.ts";
@@ -90,11 +89,15 @@ export async function sendRequest(
     }
     const { counts } = instance;
     counts.requests++;
-    const hop = options.trace && openSpan(route, SpanKind.CLIENT, options.trace, () => ({
-      "pilcrow.instance": instance.id,
-      "pilcrow.service": instance.name,
-    }));
-    if (hop) packet.traceparent = formatTraceparent(hop.context);
+    // A hop is a span of its own only while an SDK records; else the trace goes on as it came.
+    const hop = options.trace && recording()
+      ? openSpan(route, SpanKind.CLIENT, options.trace, () => ({
+        "pilcrow.instance": instance.id,
+        "pilcrow.service": instance.name,
+      }))
+      : undefined;
+    const trace = hop?.context ?? options.trace;
+    if (trace) packet.traceparent = trace.traceparent;
     try {
       const answer = await instance.client.requestAnswer(packet, packet.timeout);
       if (answer.packet.errorcode !== 0) counts.errors++;

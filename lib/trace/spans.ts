@@ -21,7 +21,7 @@ import {
   type TracerProvider,
 } from "@opentelemetry/api";
 import { AsyncLocalStorage } from "node:async_hooks";
-import { newSpanId, newTrace, type TraceContext } from "./traceparent.ts";
+import { newTrace, type TraceContext, traceContext } from "./traceparent.ts";
 
 export { SpanKind };
 
@@ -38,6 +38,14 @@ function sdkTracer(): Tracer | undefined {
   if (provider === NO_SDK) return undefined;
   if (sdk?.provider !== provider) sdk = { provider, tracer: provider.getTracer("pilcrow") };
   return sdk.tracer;
+}
+
+/**
+ * Whether an SDK is registered now: only then is a span's name or attributes worth working out (the gateway's
+ * route for a span's name, say).
+ */
+export function recording(): boolean {
+  return sdkTracer() !== undefined;
 }
 
 /** One span: the trace context to send on (its own span id) and the SDK's span to end, when one records. */
@@ -58,7 +66,9 @@ export function openSpan(
   attributes?: () => Attributes,
 ): OpenSpan {
   const tracer = sdkTracer();
-  if (!tracer) return { context: parent ? { ...parent, spanId: newSpanId() } : newTrace() };
+  // Nothing records: the trace is passed on as it came (W3C Trace Context lets a participant that makes no span
+  // forward the parent unchanged), or started here. No object is made for a span nobody keeps.
+  if (!tracer) return parent ? { context: parent } : { context: newTrace() };
   const parentContext = parent
     ? trace.setSpanContext(ROOT_CONTEXT, {
       traceId: parent.traceId,
@@ -69,13 +79,13 @@ export function openSpan(
     : ROOT_CONTEXT;
   const span = tracer.startSpan(name, { kind }, parentContext);
   if (!span.isRecording()) {
-    // Sampled out: the span echoes its parent's ids, and this hop still needs one of its own.
+    // Sampled out: nothing is kept, and the trace goes on as it came.
     span.end();
-    return { context: parent ? { ...parent, spanId: newSpanId() } : newTrace() };
+    return parent ? { context: parent } : { context: newTrace() };
   }
   if (attributes) span.setAttributes(attributes());
   const { traceId, spanId, traceFlags } = span.spanContext();
-  return { span, context: { traceId, spanId, flags: traceFlags } };
+  return { span, context: traceContext(traceId, spanId, traceFlags) };
 }
 
 /** Ends a span, marked failed with `error` (a message) when given; `attributes` is called only when it records. */

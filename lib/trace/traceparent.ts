@@ -10,8 +10,10 @@ export interface TraceContext {
   readonly traceId: string;
   /** The span that sent it on: 16 lowercase hex digits, not all zero. */
   readonly spanId: string;
-  /** Bit 0: sampled (the caller records this trace). */
+  /** Bit 0: sampled (the caller records this trace); the only flag passed on. */
   readonly flags: number;
+  /** The three as the `traceparent` header sends them on, made once. */
+  readonly traceparent: string;
 }
 
 /** The flags of a trace this node starts: sampled, so that an SDK (if one is registered) records it. */
@@ -42,10 +44,15 @@ export function parseTraceparent(header: unknown): TraceContext | undefined {
   const spanId = text.slice(36, 52);
   if (traceId === ZERO_TRACE_ID || spanId === ZERO_SPAN_ID) return undefined;
   // Only the sampled bit is passed on: the spec asks that flags this version does not define be set to zero.
-  return { traceId, spanId, flags: parseInt(text.slice(53, 55), 16) & SAMPLED };
+  const flags = parseInt(text.slice(53, 55), 16) & SAMPLED;
+  const canonical = text.length === VERSION_00_LENGTH && version === "00" && text.charCodeAt(53) === ZERO_CODE
+    && text.charCodeAt(54) === (flags ? ONE_CODE : ZERO_CODE);
+  return { traceId, spanId, flags, traceparent: canonical ? text : formatTraceparent(traceId, spanId, flags) };
 }
 
 const DASH = 0x2d;
+const ZERO_CODE = 0x30;
+const ONE_CODE = 0x31;
 const ZERO_TRACE_ID = "0".repeat(32);
 const ZERO_SPAN_ID = "0".repeat(16);
 
@@ -58,18 +65,18 @@ function isHex(text: string, start: number, end: number): boolean {
   return true;
 }
 
-export function formatTraceparent(context: TraceContext): string {
-  return `00-${context.traceId}-${context.spanId}-${context.flags.toString(16).padStart(2, "0")}`;
+/** A trace context from its parts (an SDK's span, a new trace). */
+export function traceContext(traceId: string, spanId: string, flags: number): TraceContext {
+  return { traceId, spanId, flags, traceparent: formatTraceparent(traceId, spanId, flags) };
+}
+
+function formatTraceparent(traceId: string, spanId: string, flags: number): string {
+  return `00-${traceId}-${spanId}-${flags & SAMPLED ? "01" : "00"}`;
 }
 
 /** A new trace, for a request that came without one (or with one that was malformed). */
 export function newTrace(): TraceContext {
-  return { traceId: randomHex(16), spanId: randomHex(8), flags: SAMPLED };
-}
-
-/** A new span id in a trace: the id of this node's part, which the next hop names as its parent. */
-export function newSpanId(): string {
-  return randomHex(8);
+  return traceContext(randomHex(16), randomHex(8), SAMPLED);
 }
 
 const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));

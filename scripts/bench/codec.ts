@@ -7,7 +7,7 @@
 import { createLogger } from "../../lib/log.ts";
 import { commandLineArguments } from "../../lib/runtime/mod.ts";
 import { closeSpan, openSpan, SpanKind } from "../../lib/trace/spans.ts";
-import { formatTraceparent, newTrace, parseTraceparent } from "../../lib/trace/traceparent.ts";
+import { newTrace, parseTraceparent } from "../../lib/trace/traceparent.ts";
 import { encodePacket, FrameDecoder } from "../../lib/wire/codec.ts";
 import { goodsAnswer } from "./fixture.ts";
 
@@ -41,11 +41,11 @@ function rate(ms: number, step: () => void): number {
  * the caller's traceparent, opens its span and the hop's, writes the hop's traceparent; the service reads it and
  * opens the handler's span; all three end.
  */
-const header = formatTraceparent(newTrace());
+const header = newTrace().traceparent;
 const traceOneRequest = () => {
   const request = openSpan("GET /goods", SpanKind.SERVER, parseTraceparent(header));
   const hop = openSpan("GET/goods", SpanKind.CLIENT, request.context);
-  const handler = openSpan("GET/goods", SpanKind.SERVER, parseTraceparent(formatTraceparent(hop.context)));
+  const handler = openSpan("GET/goods", SpanKind.SERVER, parseTraceparent(hop.context.traceparent));
   closeSpan(handler);
   closeSpan(hop);
   closeSpan(request);
