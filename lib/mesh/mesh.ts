@@ -83,6 +83,9 @@ export function joinMesh(options: MeshOptions): Mesh {
   }
   // Keys count up from 0 per process, across all routes (docs/protocol.md §6: the API client's answers show 0 to 7).
   let nextKey = 0;
+  // Asking every instance for its report (a scrape, the live page) takes keys of its own, below the pings' -1: the
+  // requests' keys stay as the book's transcript shows them, whoever looks at the mesh.
+  let nextAskKey = -2;
   return {
     request: (route, params, requestOptions) => sendRequest(pool, log, nextKey++, route, params, requestOptions),
     get registered() {
@@ -98,7 +101,7 @@ export function joinMesh(options: MeshOptions): Mesh {
       pool.close();
     },
     status: () => pool.status(),
-    askEach: (uri, timeoutMs) => pool.askEach(uri, timeoutMs, () => nextKey++),
+    askEach: (uri, timeoutMs) => pool.askEach(uri, timeoutMs, () => nextAskKey--),
     knows: (route) => pool.knows(route),
   };
 }
