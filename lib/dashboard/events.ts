@@ -1,6 +1,6 @@
 /**
  * `GET /_pilcrow/events`: each open page's stream of snapshots (server-sent events, Hono's streamSSE, which runs on
- * @hono/node-server, Bun.serve and Deno.serve alike). A closed tab cancels its response body: the stream stops
+ * every HTTP server lib/runtime picks, tested on each). A closed tab cancels its response body: the stream stops
  * listening at once. The streams open at once are bounded (each holds a connection and a listener); past the bound
  * the answer is 503. A page that stops reading is sent nothing more until it has taken what it was sent: a slow
  * reader never queues snapshots without bound.
