@@ -1,7 +1,8 @@
 /**
  * The servers under test, each started as real processes on free ports on 127.0.0.1: the whole Pilcrow system on
  * one runtime (its mesh over TCP with a distributor, or over NATS), the bare Hono app, Moleculer with moleculer-web
- * (on Node, over TCP or NATS), the TCP echo server, and two services that call each other through a distributor.
+ * (on Node, over TCP or NATS), NestJS (on Node, over its TCP transport), the TCP echo server, and two services that
+ * call each other through a distributor.
  */
 import process from "node:process";
 import type { RuntimeName } from "../../lib/runtime/mod.ts";
@@ -148,6 +149,26 @@ export async function startMoleculer(transport: MoleculerTransport = { kind: "tc
       transport.kind === "nats" ? natsArgs : [String(goods.port)],
       { runtime: "node" },
     );
+    return {
+      url: url(gateway),
+      processes: new Map([["gateway", gateway], ["goods", goods]]),
+      requestPath: ["gateway", "goods"],
+      stop: () => stopAll([gateway, goods]),
+    };
+  } catch (error) {
+    await goods.stop();
+    throw error;
+  }
+}
+
+/**
+ * NestJS: the goods microservice first (its TCP transport on a free port), then the HTTP gateway, told that port,
+ * which reports ready once its client has connected.
+ */
+export async function startNestJs(): Promise<Contender> {
+  const goods = await startProcess("scripts/bench/nestjs-goods.ts", [], { runtime: "node" });
+  try {
+    const gateway = await startProcess("scripts/bench/nestjs-gateway.ts", [String(goods.port)], { runtime: "node" });
     return {
       url: url(gateway),
       processes: new Map([["gateway", gateway], ["goods", goods]]),
