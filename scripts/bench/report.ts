@@ -41,9 +41,8 @@ export interface Results {
   /** GET /goods through the gateway with nothing observed, with metrics and the live page, with traces exported. */
   observe: Partial<Record<RuntimeName, ObserveFigures>>;
   bare: Partial<Record<RuntimeName, HttpFigure>>;
-  moleculer?: { versions: string; result: HttpFigure };
-  /** The same Moleculer over its NATS transporter. */
-  moleculerNats?: { versions: string; result: HttpFigure };
+  /** GET /goods on Node through Pilcrow and the peers a user would pick instead, each in several rounds. */
+  peers: Partial<Record<PeerName, PeerFigures>>;
   growth?: GrowthResults;
   calls: Partial<Record<RuntimeName, CallResult>>;
   codec: Partial<Record<RuntimeName, CodecResult>>;
@@ -59,6 +58,19 @@ export interface ObserveFigures {
   plain: HttpFigure[];
   metrics: HttpFigure[];
   exported?: HttpFigure;
+}
+
+/**
+ * The systems of the peer comparison, all on Node: Pilcrow with its mesh over TCP and over NATS, Moleculer with
+ * moleculer-web over its TCP and NATS transporters, NestJS over its TCP transport.
+ */
+export type PeerName = "pilcrow-tcp" | "pilcrow-nats" | "moleculer-tcp" | "moleculer-nats" | "nestjs-tcp";
+
+export interface PeerFigures {
+  /** What it is, with its versions. */
+  label: string;
+  /** One figure per round, in the order measured. */
+  rounds: HttpFigure[];
 }
 
 export type StoreKind = "sqlite file" | "sqlite memory" | "mysql";
@@ -113,12 +125,14 @@ function header(results: Results): string {
   return [
     ...lines,
     ...(options.natsOnly ? ["- the gateway over TCP and over NATS only (`--nats-only`)"] : []),
+    ...(options.peersOnly ? ["- Pilcrow against its peers on Node only (`--peers-only`)"] : []),
     `- load generator: ${results.loadGenerator}, ${http.threads} thread, ${http.connections} connections (keep-alive), `
     + `${http.warmupSeconds} s warm-up then ${http.seconds} s measured per figure`,
     `- the load generator runs on the same ${machine.cores} cores as the servers it measures: every HTTP figure is what `
     + "the servers get with it competing for CPU",
     "- everything on 127.0.0.1; `GET /goods` answers 10 goods, "
-    + `${results.bodyBytes} bytes of JSON; each figure measured once, in this run`,
+    + `${results.bodyBytes} bytes of JSON; each figure measured once, in this run`
+    + (Object.keys(results.peers).length > 0 ? `, but the peers' (in ${options.peerRounds} rounds)` : ""),
   ].join("\n");
 }
 
@@ -318,27 +332,108 @@ function callsSection(results: Results): string {
   ].join("\n");
 }
 
-function moleculerSection(results: Results): string {
-  const moleculer = results.moleculer;
-  if (!moleculer) return "";
-  const rows = [[`Moleculer ${moleculer.versions}, TCP transporter`, ...latencyRow(moleculer.result)]];
-  const overNats = results.moleculerNats;
-  if (overNats) rows.push([`Moleculer ${overNats.versions}, NATS transporter`, ...latencyRow(overNats.result)]);
-  const node = results.gateway.node;
-  if (node) rows.unshift(["Pilcrow on Node (tsx)", ...latencyRow(node)]);
-  const lines = [
-    "GET /goods on Node: Pilcrow against Moleculer (gateway + goods service, two processes each; over NATS, the "
-    + "NATS server is a third process on the request path, whose CPU is not shown)",
-    "",
-    table(["system", "req/s", "p50 ms", "p99 ms", "CPU (of one core)"], rows),
-  ];
-  if (node) {
-    lines.push(
-      "",
-      `Pilcrow on Node / Moleculer: ${times(node.requestsPerSecond / moleculer.result.requestsPerSecond)}`,
-    );
+/** Each peer against Pilcrow over the same kind of mesh. */
+const PEER_RIVALS: [PeerName, PeerName][] = [
+  ["moleculer-tcp", "pilcrow-tcp"],
+  ["nestjs-tcp", "pilcrow-tcp"],
+  ["moleculer-nats", "pilcrow-nats"],
+];
+
+const PEER_SHORT_NAMES: Record<PeerName, string> = {
+  "pilcrow-tcp": "Pilcrow over TCP",
+  "pilcrow-nats": "Pilcrow over NATS",
+  "moleculer-tcp": "Moleculer over TCP",
+  "moleculer-nats": "Moleculer over NATS",
+  "nestjs-tcp": "NestJS over TCP",
+};
+
+/** The middle value (the mean of the two middle ones for an even count). */
+function median(values: number[]): number {
+  const sorted = values.toSorted((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** The rounds of one peer: the median of each figure, and the range of its throughput. */
+function summarizeRounds({ rounds }: PeerFigures) {
+  const rates = rounds.map((round) => round.requestsPerSecond);
+  const names = Object.keys(rounds[0].cpu);
+  return {
+    requestsPerSecond: median(rates),
+    min: Math.min(...rates),
+    max: Math.max(...rates),
+    errors: rounds.reduce((sum, round) => sum + round.errors, 0),
+    p50Ms: median(rounds.map((round) => round.p50Ms)),
+    p99Ms: median(rounds.map((round) => round.p99Ms)),
+    cpu: Object.fromEntries(names.map((name) => [name, median(rounds.map((round) => round.cpu[name]))])),
+  };
+}
+
+type PeerSummary = ReturnType<typeof summarizeRounds>;
+
+/** Whether Pilcrow's lead, or its lag, is larger than both systems' spreads: their rounds do not overlap. */
+function beyondSpreads(pilcrow: PeerSummary, peer: PeerSummary, peerName: string): string {
+  if (pilcrow.min > peer.max) {
+    return `ahead by more than the spreads (Pilcrow's slowest round, ${count(pilcrow.min)} req/s, above the `
+      + `fastest of ${peerName}, ${count(peer.max)})`;
   }
-  return lines.join("\n");
+  if (pilcrow.max < peer.min) {
+    return `behind by more than the spreads (Pilcrow's fastest round, ${count(pilcrow.max)} req/s, below the `
+      + `slowest of ${peerName}, ${count(peer.min)})`;
+  }
+  return `within the spreads (the rounds overlap: ${count(pilcrow.min)}–${count(pilcrow.max)} req/s against `
+    + `${count(peer.min)}–${count(peer.max)})`;
+}
+
+function peersSection(results: Results): string {
+  const measured = (Object.keys(PEER_SHORT_NAMES) as PeerName[]).flatMap((name) => {
+    const figures = results.peers[name];
+    return figures ? [{ name, label: figures.label, rounds: figures.rounds.length, ...summarizeRounds(figures) }] : [];
+  });
+  if (measured.length === 0) return "";
+  const summary = new Map(measured.map((peer) => [peer.name, peer]));
+  const rivalOf = new Map(PEER_RIVALS);
+  const rows = measured.map((peer) => {
+    const rival = rivalOf.get(peer.name);
+    const pilcrow = rival && summary.get(rival);
+    return [
+      peer.label,
+      count(peer.requestsPerSecond) + (peer.errors ? ` (${peer.errors} errors)` : ""),
+      `${count(peer.min)}–${count(peer.max)}`,
+      tenths((peer.max - peer.min) / peer.requestsPerSecond),
+      ms(peer.p50Ms),
+      ms(peer.p99Ms),
+      cpu(peer),
+      pilcrow ? times(pilcrow.requestsPerSecond / peer.requestsPerSecond) : "—",
+    ];
+  });
+  const verdicts = PEER_RIVALS.flatMap(([name, rival]) => {
+    const peer = summary.get(name);
+    const pilcrow = summary.get(rival);
+    if (!peer || !pilcrow) return [];
+    return [
+      `- ${PEER_SHORT_NAMES[rival]} / ${PEER_SHORT_NAMES[name]}: `
+      + `${times(pilcrow.requestsPerSecond / peer.requestsPerSecond)} (medians), `
+      + beyondSpreads(pilcrow, peer, PEER_SHORT_NAMES[name]),
+    ];
+  });
+  return [
+    "GET /goods on Node: Pilcrow against the peers a user would pick instead — Moleculer with moleculer-web, and "
+    + "NestJS (an HTTP controller on its default platform, Express, forwarding to a NestJS microservice over its TCP "
+    + "transport) — each a gateway and a goods service (Pilcrow: its whole system, goods on the SQLite file; the "
+    + `peers keep goods in memory). ${
+      measured[0].rounds
+    } rounds, each starting every system anew, alternating between them: `
+    + "each column is the median of the rounds, beside the range of their req/s and that range as a share of the "
+    + "median. Over NATS a NATS server is on the request path too: Pilcrow's private one, whose CPU is shown, and "
+    + "Moleculer's at NATS_URL, whose CPU is not",
+    "",
+    table(
+      ["system", "req/s", "rounds' range", "spread", "p50 ms", "p99 ms", "CPU (of one core)", "Pilcrow / this"],
+      rows,
+    ),
+    ...(verdicts.length > 0 ? ["", ...verdicts] : []),
+  ].join("\n");
 }
 
 function growthSection(results: Results): string {
@@ -451,11 +546,14 @@ function goalsSection(results: Results): string {
     const ratio = gateway.requestsPerSecond / bare.requestsPerSecond;
     rows.push([`gateway ≥ 50% of bare Hono, ${LABEL[runtime]}`, percent(ratio), verdict(ratio >= 0.5)]);
   }
-  const node = results.gateway.node;
-  if (node && results.moleculer) {
-    const ratio = node.requestsPerSecond / results.moleculer.result.requestsPerSecond;
+  const pilcrowPeer = results.peers["pilcrow-tcp"];
+  const moleculerPeer = results.peers["moleculer-tcp"];
+  if (pilcrowPeer && moleculerPeer) {
+    // The medians of the peer rounds, as in their table.
+    const ratio = summarizeRounds(pilcrowPeer).requestsPerSecond / summarizeRounds(moleculerPeer).requestsPerSecond;
     rows.push(["Pilcrow on Node ≥ 2× Moleculer-web", times(ratio), verdict(ratio >= 2)]);
   }
+  const node = results.gateway.node;
   for (const runtime of ["bun", "deno"] as const) {
     const gateway = results.gateway[runtime];
     if (!node || !gateway) continue;
@@ -478,7 +576,7 @@ export function renderReport(results: Results): string {
     observeSection,
     storesSection,
     callsSection,
-    moleculerSection,
+    peersSection,
     wireSection,
     rssSection,
     growthSection,

@@ -2,10 +2,11 @@
  * `npm run bench`: every figure of BENCHMARKS.md, measured in one run on this machine, printed as one report on
  * stdout (progress goes to stderr). Per runtime: the gateway and the bare Hono app under wrk, the gateway with its
  * mesh over NATS (a private nats-server) beside it over TCP, GET and POST /goods on each store (SQLite file, SQLite
- * in memory, MySQL when one answers), the idle memory of each process, and calls between two services; Moleculer
- * on Node over TCP and over NATS (NATS_URL, default nats://127.0.0.1:4222); the codec and the TCP hop on their own;
- * how the mesh's cost grows with its size, over the distributor and NATS.
- * See options.ts for `--quick`, `--calls-only`, `--growth-only` and `--nats-only`.
+ * in memory, MySQL when one answers), the idle memory of each process, and calls between two services; on Node,
+ * Pilcrow against Moleculer over TCP and over NATS (NATS_URL, default nats://127.0.0.1:4222) and NestJS over TCP,
+ * in alternating rounds; the codec and the TCP hop on their own; how the mesh's cost grows with its size, over the
+ * distributor and NATS.
+ * See options.ts for `--quick`, `--calls-only`, `--growth-only`, `--nats-only`, `--observe-only` and `--peers-only`.
  */
 import { readFileSync } from "node:fs";
 import process from "node:process";
@@ -21,6 +22,7 @@ import {
   startBareHono,
   startCallPair,
   startMoleculer,
+  startNestJs,
   startPilcrow,
   startPilcrowOverNats,
   startTcpEcho,
@@ -38,6 +40,7 @@ import {
   type CodecResult,
   type HttpFigure,
   type ObserveFigures,
+  type PeerName,
   renderReport,
   type Results,
   STORE_LABELS,
@@ -99,6 +102,7 @@ const results: Results = {
   gateway: {},
   natsGateway: {},
   observe: {},
+  peers: {},
   bare: {},
   calls: {},
   codec: {},
@@ -253,6 +257,65 @@ async function measureGrowth(): Promise<void> {
   results.growth = await measureMeshGrowth(options.growth, log, progress);
 }
 
+/** A system of the peer comparison: how it is named in the report, and how it is started anew for a round. */
+interface Peer {
+  name: PeerName;
+  label: string;
+  start(): Promise<Contender>;
+}
+
+/**
+ * GET /goods on Node through Pilcrow (its mesh over TCP, and over NATS on a private nats-server), Moleculer with
+ * moleculer-web (TCP transporter, and NATS at NATS_URL) and NestJS (TCP transport): each peer started anew and
+ * measured once per round, the rounds alternating between them, so that the machine's drift hits all alike and each
+ * one's own spread from round to round shows beside the differences between them.
+ */
+async function measurePeers(): Promise<void> {
+  const nats = await startPrivateNats().catch((error: Error) => error);
+  if (nats instanceof Error) {
+    results.natsSkipped = nats.message;
+    progress(`no Pilcrow over NATS among the peers: ${nats.message}`);
+  } else results.natsServer = nats.version;
+  const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+  const moleculer = `Moleculer ${packageVersion("moleculer")} + moleculer-web ${packageVersion("moleculer-web")}`;
+  const peers: Peer[] = [
+    { name: "pilcrow-tcp", label: "Pilcrow on Node (tsx), mesh over TCP", start: () => startPilcrow("node") },
+    ...(nats instanceof Error ? [] : [{
+      name: "pilcrow-nats" as const,
+      label: `Pilcrow on Node (tsx), mesh over NATS (nats-server ${nats.version})`,
+      start: () => startPilcrowOverNats("node", nats),
+    }]),
+    { name: "moleculer-tcp", label: `${moleculer}, TCP transporter`, start: () => startMoleculer() },
+    {
+      name: "moleculer-nats",
+      label: `${moleculer}, nats ${packageVersion("nats")}, NATS transporter`,
+      start: () => startMoleculer({ kind: "nats", url: natsUrl }),
+    },
+    {
+      name: "nestjs-tcp",
+      label: `NestJS ${packageVersion("@nestjs/core")} + platform-express, microservices `
+        + `${packageVersion("@nestjs/microservices")}, TCP transport`,
+      start: startNestJs,
+    },
+  ];
+  const measureRounds = async () => {
+    for (let round = 1; round <= options.peerRounds; round++) {
+      for (const peer of peers) {
+        const what = `node: ${peer.label}, round ${round} of ${options.peerRounds}`;
+        progress(`${what}: starting${peer.name === "moleculer-nats" ? ` on NATS at ${natsUrl}` : ""}`);
+        const figure = await using(peer.start(), async (contender) => {
+          await postGoods(contender.url);
+          if (peer.name === "pilcrow-tcp") results.bodyBytes = await checkList(contender.url);
+          return await measureGoods(contender, what);
+        });
+        (results.peers[peer.name] ??= { label: peer.label, rounds: [] }).rounds.push(figure);
+      }
+    }
+  };
+  if (nats instanceof Error) await measureRounds();
+  else await using(nats, measureRounds);
+}
+
 async function measureEverything(): Promise<void> {
   for (const runtime of options.runtimes) {
     progress(`${runtime}: starting distributor, gate, goods, members, purchases`);
@@ -277,25 +340,7 @@ async function measureEverything(): Promise<void> {
   await measureServiceCalls();
   for (const runtime of options.runtimes) await measureObservability(runtime);
 
-  progress("node: starting Moleculer (gateway, goods)");
-  results.moleculer = await using(startMoleculer(), async (moleculer) => {
-    await postGoods(moleculer.url);
-    return {
-      versions: `${packageVersion("moleculer")} + moleculer-web ${packageVersion("moleculer-web")}`,
-      result: await measureGoods(moleculer, "node: Moleculer"),
-    };
-  });
-
-  const natsUrl = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
-  progress(`node: starting Moleculer (gateway, goods) on NATS at ${natsUrl}`);
-  results.moleculerNats = await using(startMoleculer({ kind: "nats", url: natsUrl }), async (moleculer) => {
-    await postGoods(moleculer.url);
-    return {
-      versions: `${packageVersion("moleculer")} + moleculer-web ${packageVersion("moleculer-web")}, nats `
-        + packageVersion("nats"),
-      result: await measureGoods(moleculer, "node: Moleculer over NATS"),
-    };
-  });
+  await measurePeers();
 
   for (const runtime of options.runtimes) {
     progress(`${runtime}: codec, then TCP hop`);
@@ -315,6 +360,7 @@ if (options.callsOnly) await measureServiceCalls();
 else if (options.growthOnly) await measureGrowth();
 else if (options.natsOnly) await measureGatewayOverBothMeshes();
 else if (options.observeOnly) { for (const runtime of options.runtimes) await measureObservability(runtime); }
+else if (options.peersOnly) await measurePeers();
 else await measureEverything();
 
 results.seconds = (Date.now() - started) / 1000;
