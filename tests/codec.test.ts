@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { Answer } from "../lib/wire/answer.ts";
 import { encodePacket, FrameBudget, FrameDecoder, type FrameProblem, frameText } from "../lib/wire/codec.ts";
 import type { Packet } from "../lib/wire/packet.ts";
 
@@ -552,5 +553,71 @@ describe("FrameDecoder: buffer ownership", () => {
       buffer.fill(TRAIL);
       assertClean(result, PACKETS, `buffer of ${size}`);
     }
+  });
+});
+
+describe("FrameDecoder: answers read by their heads (the asking side)", () => {
+  /** A decoder with an `answer` handler, as a client's: what came as answers, as packets and as problems. */
+  function answerDecoder() {
+    const answers: { key: number; answer: Answer }[] = [];
+    const packets: Packet[] = [];
+    const problems: FrameProblem[] = [];
+    const decoder = new FrameDecoder({
+      packet: (packet) => packets.push(packet),
+      problem: (problem) => problems.push(problem),
+      answer: (key, answer) => answers.push({ key, answer }),
+    });
+    return { answers, packets, problems, decoder };
+  }
+  const goods = { key: 7, errorcode: 0, errormessage: "success", results: [{ id: 1, name: "굿즈 ¶ 🎉" }] };
+
+  it("keeps an answer with errorcode 0 as its bytes, unparsed until read, from one reused read buffer", () => {
+    const frame = encodePacket(goods);
+    const result = answerDecoder();
+    const buffer = new Uint8Array(frame.length);
+    buffer.set(frame);
+    result.decoder.push(buffer);
+    buffer.fill(0x41);
+    assert.equal(result.answers.length, 1);
+    const [{ key, answer }] = result.answers;
+    assert.equal(key, 7);
+    assert.equal(answer.errorcode, 0);
+    // The body is the frame's JSON exactly, ¶ still escaped: the bytes the service wrote, not the caller's buffer.
+    assert.deepEqual(answer.body, frame.subarray(0, frame.length - 2));
+    assert.deepEqual(answer.packet, goods);
+    assert.deepEqual(result.packets, []);
+  });
+
+  it("parses in full every frame whose head is not an answer's with errorcode 0", () => {
+    const frames = [
+      `{"key":1,"errorcode":1,"errormessage":"no data"}`,
+      `{ "key":2,"errorcode":0}`,
+      `{"errorcode":0,"key":3}`,
+      `{"key":4.5,"errorcode":0}`,
+      `{"key":"5","errorcode":0}`,
+      `{"uri":"/goods","method":"GET","params":{"key":6}}`,
+    ];
+    const result = answerDecoder();
+    result.decoder.push(utf8.encode(frames.map((frame) => `${frame}¶`).join("")));
+    assert.deepEqual(result.answers, []);
+    assert.deepEqual(result.packets, frames.map((frame) => JSON.parse(frame)));
+    assert.deepEqual(result.problems, []);
+  });
+
+  it("never passes on a frame cut short, and reads garbage after a proper head as a failure", () => {
+    const result = answerDecoder();
+    result.decoder.push(utf8.encode(`{"key":1,"errorcode":0,"results":[1,2¶{"key":2,"errorcode":0,what}¶`));
+    assert.equal(result.problems.length, 1, JSON.stringify(result.problems));
+    assert.equal(result.problems[0].kind, "invalid-json");
+    assert.equal(result.answers.length, 1);
+    assert.equal(result.answers[0].key, 2);
+    assert.equal(result.answers[0].answer.packet.errorcode, 1);
+    assert.match(String(result.answers[0].answer.packet.errormessage), /not a JSON object/);
+  });
+
+  it("is not used by a decoder without an answer handler (the answering side)", () => {
+    const result = newDecoder();
+    result.decoder.push(encodePacket(goods));
+    assertClean(result, [goods], "no answer handler");
   });
 });

@@ -10,6 +10,7 @@ import { describe, it } from "node:test";
 import { gatewayApp, type GatewayAppOptions } from "../lib/gateway/app.ts";
 import { createLogger, type LogStream } from "../lib/log.ts";
 import { type MeshAnswer, type MeshCore, MeshError, type MeshRequestOptions } from "../lib/mesh/core.ts";
+import { Answer } from "../lib/wire/answer.ts";
 
 interface Request {
   route: string;
@@ -27,7 +28,7 @@ class StandInMesh implements MeshCore {
     this.requests.push({ route, params, options, at: Date.now() });
     const result = this.outcome(route);
     if (result instanceof Error) return Promise.reject(result);
-    return Promise.resolve({ packet: JSON.parse(result), text: result });
+    return Promise.resolve(Answer.parsed(JSON.parse(result), result));
   }
 }
 
@@ -132,7 +133,7 @@ describe("gateway app over a mesh core", () => {
     const failures: [MeshError, number, string | undefined][] = [
       [new MeshError("unknown-route", "no service serves GET /nowhere"), 404, undefined],
       [new MeshError("no-instance", "no live instance serves GET /goods", 1), 503, "1"],
-      [new MeshError("busy", "service busy: 9 in flight", 2, { packet: JSON.parse(refusal), text: refusal }), 503, "2"],
+      [new MeshError("busy", "service busy: 9 in flight", 2, Answer.parsed(JSON.parse(refusal), refusal)), 503, "2"],
       [new MeshError("busy", "every instance is busy", 7), 503, "7"],
       [new MeshError("timeout", "the service did not answer GET /goods within 3000 ms"), 504, undefined],
       [new MeshError("lost", "connection to the service was lost during POST /goods"), 502, undefined],

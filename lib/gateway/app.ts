@@ -74,7 +74,12 @@ const SECURE_HEADERS: Record<string, string> = await (async () => {
 type GatewayEnv = { Variables: { requestId: string; trace?: TraceContext; log?: Logger } };
 
 /** Every answer of the gateway: JSON text, the secure headers and the request's id; Retry-After when given. */
-function respond(c: Context<GatewayEnv>, status: number, json: string, retryAfter?: number): Response {
+function respond(
+  c: Context<GatewayEnv>,
+  status: number,
+  json: string | Uint8Array<ArrayBuffer>,
+  retryAfter?: number,
+): Response {
   const headers: Record<string, string> = {
     ...SECURE_HEADERS,
     "content-type": "application/json",
@@ -206,8 +211,8 @@ export function gatewayApp(options: GatewayAppOptions): Hono<GatewayEnv> {
         log: requestLog,
         ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
       });
-      // The service's answer as it came: valid JSON (it was parsed to match its key), not encoded again.
-      return respond(c, answerStatus(answer.packet), answer.text);
+      // The service's answer as it came, its bytes passed on: neither parsed nor encoded again (wire/answer.ts).
+      return respond(c, answerStatus(answer), answer.body);
     } catch (error) {
       if (!(error instanceof MeshError)) throw error;
       const failed = meshProblem(error);

@@ -3,8 +3,7 @@
  * `{errorcode: 1, errormessage}`. Every 503 says when to try again (Retry-After); a busy refusal is passed on
  * as the service sent it.
  */
-import type { MeshError, MeshFailure } from "../mesh/core.ts";
-import type { Packet } from "../wire/packet.ts";
+import type { MeshAnswer, MeshError, MeshFailure } from "../mesh/core.ts";
 
 export interface Problem {
   status: number;
@@ -41,6 +40,6 @@ export function meshProblem(error: MeshError): Problem {
  * The status of a service's answer: 200, as the book's gateway answers, but 422 for a request refused because its
  * Idempotency-Key was first used with another body (the service says so in `idempotency`, docs/protocol.md §9).
  */
-export function answerStatus(answer: Packet): number {
-  return answer.errorcode === 1 && answer.idempotency === "key-reused" ? 422 : 200;
+export function answerStatus(answer: MeshAnswer): number {
+  return answer.errorcode === 1 && answer.packet.idempotency === "key-reused" ? 422 : 200;
 }

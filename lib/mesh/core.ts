@@ -43,10 +43,17 @@ export class MeshError extends Error {
   }
 }
 
-/** An answer as it came: the parsed packet and its JSON text (valid: it was parsed), to pass on unencoded. */
+/**
+ * An answer as it came (lib/wire/answer.ts): its JSON, to pass on as it is, and its packet, parsed when first read
+ * (an answer whose key and errorcode 0 were read from its head is never parsed by a gateway that relays it).
+ */
 export interface MeshAnswer {
-  packet: Packet;
-  text: string;
+  /** Its errorcode, known without parsing the rest. */
+  readonly errorcode: unknown;
+  readonly packet: Packet;
+  readonly text: string;
+  /** Its JSON as it came, bytes or text: an HTTP answer's body. */
+  readonly body: string | Uint8Array<ArrayBuffer>;
 }
 
 export interface MeshRequestOptions {

@@ -100,9 +100,9 @@ export async function sendRequest(
     if (trace) packet.traceparent = trace.traceparent;
     try {
       const answer = await instance.client.requestAnswer(packet, packet.timeout);
-      if (answer.packet.errorcode !== 0) counts.errors++;
-      if (hop) closeSpan(hop, answer.packet.errorcode !== 0 ? "errorcode 1" : undefined);
-      const retryAfter = retryAfterOf(answer.packet);
+      if (answer.errorcode !== 0) counts.errors++;
+      if (hop) closeSpan(hop, answer.errorcode !== 0 ? "errorcode 1" : undefined);
+      const retryAfter = retryAfterOf(answer);
       if (retryAfter === undefined) return answer;
       refusal = { answer, retryAfter };
     } catch (error) {
@@ -149,9 +149,10 @@ function shown(method: string, uri: string): string {
 }
 
 /** The seconds a service's busy refusal (`errorcode 1` with `retryAfter`) asks the caller to wait, if it is one. */
-function retryAfterOf(answer: Packet): number | undefined {
-  const { retryAfter } = answer;
-  if (answer.errorcode !== 1 || typeof retryAfter !== "number" || !(retryAfter > 0)) return undefined;
+function retryAfterOf(answer: MeshAnswer): number | undefined {
+  if (answer.errorcode !== 1) return undefined;
+  const { retryAfter } = answer.packet;
+  if (typeof retryAfter !== "number" || !(retryAfter > 0)) return undefined;
   return Math.ceil(Math.min(retryAfter, MAX_RETRY_AFTER_SECONDS));
 }
 

@@ -7,6 +7,7 @@ import { Backoff, RECONNECT_BACKOFF } from "../backoff.ts";
 import type { Logger } from "../log.ts";
 import { tcpImplementation } from "../runtime/mod.ts";
 import type { TcpImplementation } from "../runtime/types.ts";
+import { Answer } from "../wire/answer.ts";
 import type { FrameProblem } from "../wire/codec.ts";
 import type { Packet } from "../wire/packet.ts";
 import { type ConnectionOptions, type ConnectionProblem, PacketConnection } from "./connection.ts";
@@ -39,8 +40,7 @@ export interface PacketClientOptions extends ConnectionOptions {
 }
 
 interface Pending {
-  /** Receives the answer and its JSON text (valid: it was parsed). */
-  resolve(packet: Packet, text: string): void;
+  resolve(answer: Answer): void;
   reject(error: Error): void;
   /** Date.now() past which the request has timed out. */
   deadline: number;
@@ -106,25 +106,17 @@ export class PacketClient {
   }
 
   /** Sends a packet whose `key` is unique among this client's requests in flight and waits for its answer. */
-  request(packet: Packet & { key: number }, timeoutMs: number): Promise<Packet> {
-    return this.#request(packet, timeoutMs, (resolve) => (answer) => resolve(answer));
+  async request(packet: Packet & { key: number }, timeoutMs: number): Promise<Packet> {
+    return (await this.requestAnswer(packet, timeoutMs)).packet;
   }
 
-  /** Like `request`, with the answer's JSON text too: a proxy passes it on without encoding it again. */
-  requestAnswer(packet: Packet & { key: number }, timeoutMs: number): Promise<{ packet: Packet; text: string }> {
-    return this.#request(packet, timeoutMs, (resolve) => (answer, text) => resolve({ packet: answer, text }));
-  }
-
-  #request<T>(
-    packet: Packet & { key: number },
-    timeoutMs: number,
-    settle: (resolve: (value: T) => void) => Pending["resolve"],
-  ): Promise<T> {
+  /** Like `request`, with the answer as it came: a proxy passes its bytes on without parsing or encoding them. */
+  requestAnswer(packet: Packet & { key: number }, timeoutMs: number): Promise<Answer> {
     const connection = this.#connection;
     if (!connection || !this.connected || this.#retiring) return Promise.reject(new NotConnectedError(this.endpoint));
     if (this.#pending.has(packet.key)) return Promise.reject(new Error(`key ${packet.key} is already in flight`));
-    return new Promise<T>((resolve, reject) => {
-      this.#pending.set(packet.key, { resolve: settle(resolve), reject, deadline: Date.now() + timeoutMs, timeoutMs });
+    return new Promise<Answer>((resolve, reject) => {
+      this.#pending.set(packet.key, { resolve, reject, deadline: Date.now() + timeoutMs, timeoutMs });
       this.#sweeper ??= setInterval(() => this.#expire(), SWEEP_MS);
       if (connection.send(packet)) return;
       this.#pending.delete(packet.key);
@@ -180,6 +172,7 @@ export class PacketClient {
             socket,
             {
               packet: (packet, _connection, text) => this.#onPacket(packet, text),
+              answer: (key, answer) => this.#onAnswer(key, answer),
               problem: (problem) => this.#onProblem(problem),
               close: (_connection, error) => this.#onClose(error),
             },
@@ -241,12 +234,23 @@ export class PacketClient {
   #onPacket(packet: Packet, text: string): void {
     if (this.#handshake) return this.#onHandshakePacket(packet);
     const key = packet.key;
-    const pending = typeof key === "number" ? this.#pending.get(key) : undefined;
-    if (!pending) return this.#options.unsolicited?.(packet);
-    this.#pending.delete(key as number);
+    if (typeof key !== "number" || !this.#settle(key, Answer.parsed(packet, text))) this.#options.unsolicited?.(packet);
+  }
+
+  #onAnswer(key: number, answer: Answer): void {
+    if (this.#handshake) return this.#onHandshakePacket(answer.packet);
+    if (!this.#settle(key, answer)) this.#options.unsolicited?.(answer.packet);
+  }
+
+  /** Gives the request in flight with this key its answer; false when none is. */
+  #settle(key: number, answer: Answer): boolean {
+    const pending = this.#pending.get(key);
+    if (!pending) return false;
+    this.#pending.delete(key);
     if (this.#pending.size === 0) this.#stopSweeping();
-    pending.resolve(packet, text);
+    pending.resolve(answer);
     this.#closeIfRetiredAndIdle();
+    return true;
   }
 
   /** An answer too large to take fails its own request at once, when its key could be read; others go on. */

@@ -6,6 +6,7 @@
  */
 import { clearTimeout, setImmediate, setTimeout } from "node:timers";
 import type { TcpHandlers, TcpSocket } from "../runtime/types.ts";
+import type { Answer } from "../wire/answer.ts";
 import { type FrameBudget, FrameDecoder, type FrameProblem, frameText, utf8 } from "../wire/codec.ts";
 import type { Packet } from "../wire/packet.ts";
 
@@ -44,6 +45,8 @@ export interface ConnectionOptions {
 export interface ConnectionEvents {
   /** `text` is the frame's JSON text, valid (it was just parsed): a proxy can pass it on without re-encoding. */
   packet(packet: Packet, connection: PacketConnection, text: string): void;
+  /** Given by the asking side: answers read by their heads, their bytes passed on unparsed (wire/answer.ts). */
+  answer?(key: number, answer: Answer, connection: PacketConnection): void;
   /** A frame that was not a packet (it is skipped), or why the connection is being closed. */
   problem(problem: FrameProblem | ConnectionProblem, connection: PacketConnection): void;
   close(connection: PacketConnection, error?: Error): void;
@@ -97,6 +100,15 @@ export class PacketConnection {
         this.#events.problem(problem, this);
         if (problem.kind === "over-budget") this.destroy();
       },
+      // The asking side reads answers by their heads (wire/answer.ts); it never limits packets per turn.
+      answer: events.answer && ((key, answer) => {
+        this.#dispatched++;
+        try {
+          events.answer!(key, answer, this);
+        } catch (error) {
+          this.#events.problem({ kind: "handler-failed", message: (error as Error).message }, this);
+        }
+      }),
     }, { maxFrameBytes: options.maxFrameBytes, budget: options.frameBudget });
   }
 

@@ -5,6 +5,7 @@
  */
 import { Buffer } from "node:buffer";
 import { concatBytes } from "../bytes.ts";
+import { Answer } from "./answer.ts";
 import type { Packet } from "./packet.ts";
 
 const LEAD = 0xc2;
@@ -48,6 +49,11 @@ export interface DecoderEvents {
   packet(packet: Packet, text: string): void;
   /** A frame that is not a packet, or (`over-budget`) the reason the decoder stopped. */
   problem(problem: FrameProblem): void;
+  /**
+   * Given by the asking side only: an answer read by its head (answer.ts), its bytes kept and not parsed. Frames
+   * whose head is not an answer's still come to `packet`.
+   */
+  answer?(key: number, answer: Answer): void;
 }
 
 /**
@@ -231,6 +237,10 @@ export class FrameDecoder {
   }
 
   #parse(frame: Uint8Array): void {
+    if (this.events.answer) {
+      const read = Answer.fromHead(frame);
+      if (read) return this.events.answer(read.key, read.answer);
+    }
     const text = decoder.decode(frame);
     let value: unknown;
     try {

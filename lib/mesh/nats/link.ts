@@ -9,6 +9,7 @@
 import { errors, type Msg } from "@nats-io/transport-node";
 import { Backoff, RECONNECT_BACKOFF } from "../../backoff.ts";
 import { ConnectionLostError, NotConnectedError, RequestTimeoutError, UnsendableError } from "../../tcp/errors.ts";
+import { Answer } from "../../wire/answer.ts";
 import type { Packet } from "../../wire/packet.ts";
 import type { MeshAnswer } from "../core.ts";
 import type { InstanceLink, LinkEvents } from "../link.ts";
@@ -16,6 +17,7 @@ import type { NatsBus } from "./bus.ts";
 
 /** A ping waits this long for its pong: liveness, not this timeout, decides when an instance is gone. */
 const PING_TIMEOUT_MS = 10_000;
+const decoder = new TextDecoder();
 
 export class NatsLink implements InstanceLink {
   readonly subject: string;
@@ -60,7 +62,7 @@ export class NatsLink implements InstanceLink {
     if (!this.connected) return false;
     this.#bus.request(this.subject, JSON.stringify(packet), PING_TIMEOUT_MS).then(
       (message) => {
-        const answer = this.#received(message.string());
+        const answer = this.#received(message.data);
         if (answer) this.#events.unsolicited(answer.packet);
       },
       (error) => {
@@ -96,7 +98,7 @@ export class NatsLink implements InstanceLink {
         (message) => {
           // Already failed: the link went down first, and the caller has moved on.
           if (!this.#pending.delete(fail)) return;
-          const answer = this.#received(message.string());
+          const answer = this.#received(message.data);
           if (answer) resolve(answer);
           else reject(new ConnectionLostError(this.subject));
         },
@@ -159,10 +161,13 @@ export class NatsLink implements InstanceLink {
     this.#vanished(this);
   }
 
-  /** An answer's packet, or undefined (logged) when the body is not a JSON object. */
-  #received(text: string): MeshAnswer | undefined {
+  /** An answer (read by its head when it can be: wire/answer.ts), or undefined (logged) when it is no JSON object. */
+  #received(data: Uint8Array): MeshAnswer | undefined {
     this.#lastReceivedAt = Date.now();
     this.#retry.reset();
+    const read = Answer.fromHead(data);
+    if (read) return read.answer;
+    const text = decoder.decode(data);
     let packet: unknown;
     try {
       packet = JSON.parse(text);
@@ -170,7 +175,7 @@ export class NatsLink implements InstanceLink {
       packet = undefined;
     }
     if (typeof packet === "object" && packet !== null && !Array.isArray(packet)) {
-      return { packet: packet as Packet, text };
+      return Answer.parsed(packet as Packet, text);
     }
     this.#bus.log.warn("answer that is not a JSON packet", this.subject, `${text.length} characters`);
     return undefined;
