@@ -1,7 +1,10 @@
 /**
  * The Distributor (docs/protocol.md §3): the registry of nodes, keyed by connection. Every registration and every
- * disconnect of a registered node sends the whole list, in registration order, to every registered node;
- * a new connection gets the current list at once.
+ * disconnect of a registered node is told to every registered node: a book node gets the whole list, in
+ * registration order, as the book's distributor sends it; a Pilcrow node (of protocol version 2 and later: an
+ * earlier one is sent what book nodes are) gets the whole list once, with an id per
+ * entry, and from then on only the entries that changed (lib/mesh/published-list.ts), so that a change costs the
+ * mesh bytes in proportion to its size, not to its square. A new connection gets the current list at once.
  *
  * Without a secret anyone may register, so no registration may disturb the nodes already listed: each is
  * bounded in size, the list never grows past what a node accepts, a claim on a listed address waits until its
@@ -11,20 +14,15 @@ import { clearInterval, setImmediate, setInterval, setTimeout } from "node:timer
 import type { Logger } from "./log.ts";
 import { Liveness } from "./mesh/liveness.ts";
 import { describeChange } from "./mesh/node-list-summary.ts";
+import { PublishedList } from "./mesh/published-list.ts";
 import { tcpImplementation } from "./runtime/mod.ts";
 import type { TcpImplementation } from "./runtime/types.ts";
 import type { PacketConnection } from "./tcp/connection.ts";
 import { listenPackets, type PacketServer } from "./tcp/server.ts";
 import { DEFAULT_MAX_FRAME_BYTES, frameText } from "./wire/codec.ts";
 import { DEFAULT_HEARTBEAT_MS, isPing, MISSED_BEATS, ping, pong, PONG_URI } from "./wire/heartbeat.ts";
-import {
-  addressOf,
-  checkNodeInfo,
-  entryBytes,
-  MAX_REGISTRATION_BYTES,
-  notificationBytes,
-  reachableHost,
-} from "./wire/node-info.ts";
+import { NODE_LIST_URI, takesListChanges } from "./wire/node-changes.ts";
+import { addressOf, checkNodeInfo, entryBytes, MAX_REGISTRATION_BYTES, reachableHost } from "./wire/node-info.ts";
 import { DISTRIBUTES, type NodeInfo, type Packet } from "./wire/packet.ts";
 
 export interface DistributorOptions {
@@ -37,7 +35,10 @@ export interface DistributorOptions {
    * nodes, which cannot be pinged, have their port tried as often, and are dropped after 3 refusals in a row.
    */
   heartbeatMs?: number;
-  /** The largest notification the nodes accept (default: the 1 MiB frame limit every Pilcrow node reads with). */
+  /**
+   * The largest list the nodes accept (default: the 1 MiB frame limit every Pilcrow node reads with), in the form
+   * Pilcrow nodes get it, with ids, which is the larger: a registration that would pass it is refused.
+   */
   maxNotificationBytes?: number;
   /** The mesh secret: only nodes that prove they know it are heard, listed and told the list. */
   secret?: string;
@@ -55,6 +56,8 @@ interface Registration {
   node: NodeInfo;
   /** Its entry's size in a notification. */
   bytes: number;
+  /** Its entry's id in the lists Pilcrow nodes get: given when it is listed, kept while its connection is. */
+  id: number;
   /** Port checks of a book node refused in a row. */
   refusals: number;
   checking: boolean;
@@ -82,7 +85,14 @@ export async function startDistributor(options: DistributorOptions): Promise<Dis
     })
     : undefined;
 
-  /** The current list's frame, made once per change (and sent to every new connection as it is). */
+  /** The list as Pilcrow nodes know it, and the entries changed since they were told. */
+  const published = new PublishedList();
+  /** Ids of entries, in listing order: the registry's order is theirs. */
+  let nextId = 1;
+  /** Pilcrow nodes that hold the published list (they were sent it whole): they are sent only changes. */
+  const inStep = new Set<PacketConnection>();
+
+  /** The book's notification of the current list, made once per change (and sent to every new connection as it is). */
   let frame: string | undefined;
   const notification = () =>
     frame ??= frameText({
@@ -108,19 +118,41 @@ export async function startDistributor(options: DistributorOptions): Promise<Dis
     else setImmediate(broadcast);
   }
 
-  /** The list last sent, to log what each notification changes (once, here, not in every node it reaches). */
-  let lastSent: NodeInfo[] = [];
   function broadcast(): void {
     broadcastScheduled = false;
-    const current = notification();
-    for (const connection of registry.keys()) connection.sendFrame(current);
-    const sent = [...registry.values()].map(({ node }) => node);
-    const change = describeChange(lastSent, sent);
-    if (change) log.info("Distributor Notification", change);
-    lastSent = sent;
-    const size = current.length; // characters: near enough to bytes for pacing
-    const spacingMs = 1000 * Math.max(size / NODE_LIST_RATE, (size * registry.size) / ALL_LISTS_RATE);
+    const publication = published.publish();
+    // Characters: near enough to bytes for pacing.
+    let largest = 0;
+    let total = 0;
+    const count = (frame: string) => {
+      largest = Math.max(largest, frame.length);
+      total += frame.length;
+    };
+    for (const [connection, { node }] of registry) {
+      if (!takesListChanges(node)) {
+        connection.sendFrame(notification());
+        count(notification());
+      } else if (!inStep.has(connection)) {
+        count(sendWholeList(connection));
+      } else if (publication) {
+        connection.sendFrame(publication.frame);
+        count(publication.frame);
+      }
+    }
+    // What changed is logged once, here, not in every node it reaches. The entries that did not change are the
+    // same in both lists: the summary of those that did is the summary of the whole.
+    const change = publication && describeChange(publication.before, publication.after);
+    if (change) log.info("Distributor Notification", { ...change, nodes: registry.size });
+    const spacingMs = 1000 * Math.max(largest / NODE_LIST_RATE, total / ALL_LISTS_RATE);
     nextBroadcastAt = Date.now() + spacingMs;
+  }
+
+  /** A Pilcrow node gets the list whole at the published version, which the next change fits; returns the frame. */
+  function sendWholeList(connection: PacketConnection): string {
+    const whole = published.wholeFrame();
+    connection.sendFrame(whole);
+    inStep.add(connection);
+    return whole;
   }
 
   function register(packet: Packet, connection: PacketConnection): void {
@@ -134,7 +166,7 @@ export async function startDistributor(options: DistributorOptions): Promise<Dis
     }
     // The packet as it will be listed: unknown fields, which could be of any size, are not part of it.
     log.info("onRead", ...where, { uri: DISTRIBUTES, method: "POST", key: clip(packet.key), params: node });
-    const registration: Registration = { node, bytes, refusals: 0, checking: false };
+    const registration: Registration = { node, bytes, id: 0, refusals: 0, checking: false };
     claims.delete(connection);
     const holder = holderOf(node, connection);
     if (!holder) return list(connection, registration);
@@ -155,8 +187,8 @@ export async function startDistributor(options: DistributorOptions): Promise<Dis
   }
 
   function list(connection: PacketConnection, registration: Registration): void {
-    const sizes = [...registry].filter(([other]) => other !== connection).map(([, { bytes }]) => bytes);
-    const listBytes = notificationBytes([...sizes, registration.bytes]);
+    const id = registry.get(connection)?.id ?? nextId;
+    const listBytes = published.bytesWith(id, registration.bytes);
     if (listBytes > maxNotificationBytes) {
       // Listing it would make every node refuse the list; closed, it retries as nodes do, and gets in once
       // there is room.
@@ -166,8 +198,13 @@ export async function startDistributor(options: DistributorOptions): Promise<Dis
       });
       return connection.destroy();
     }
+    if (id === nextId) nextId++;
+    registration.id = id;
     // Map.set on a connection already present keeps its place: re-registering does not reorder the list.
     registry.set(connection, registration);
+    published.set(id, registration.node, registration.bytes);
+    // A node that registers again as one that takes no changes is sent what book nodes are.
+    if (!takesListChanges(registration.node)) inStep.delete(connection);
     changed();
     if (registration.node.pilcrow && liveness) {
       // A first ping at once tells a Pilcrow node the interval to expect, before it ever goes quiet.
@@ -187,7 +224,11 @@ export async function startDistributor(options: DistributorOptions): Promise<Dis
 
   function unlist(connection: PacketConnection): void {
     liveness?.forget(connection);
-    if (!registry.delete(connection)) return;
+    const registration = registry.get(connection);
+    if (!registration) return;
+    registry.delete(connection);
+    inStep.delete(connection);
+    published.delete(registration.id);
     changed();
     settleClaims();
   }
@@ -231,6 +272,11 @@ export async function startDistributor(options: DistributorOptions): Promise<Dis
       if (packet.uri === PONG_URI) return;
       if (isPing(packet)) return void connection.send(pong(packet));
       if (packet.uri === DISTRIBUTES && packet.method === "POST") return register(packet, connection);
+      // A Pilcrow node whose copy of the list went wrong asks for it whole.
+      const listed = registry.get(connection)?.node;
+      if (packet.uri === NODE_LIST_URI && listed && takesListChanges(listed)) {
+        return void sendWholeList(connection);
+      }
       log.warn(
         "ignored packet from",
         connection.remoteAddress,

@@ -29,11 +29,15 @@ function parseNodeInfo(value: unknown): NodeInfo | undefined {
 /** The node, or why it is not one: the first problem, in a few words (never the whole, maybe huge, value). */
 export function checkNodeInfo(value: unknown): { node: NodeInfo } | { problem: string } {
   const result = v.safeParse(NodeInfoSchema, value);
-  if (result.success) return { node: result.output };
-  const issue = result.issues[0];
+  return result.success ? { node: result.output } : { problem: describeIssue(result.issues) };
+}
+
+/** The first of a peer's value's problems, where it is and what it is, short enough for a log line. */
+export function describeIssue(issues: readonly [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): string {
+  const issue = issues[0];
   const path = issue.path?.map((item) => String(item.key)).join(".") ?? "";
   const problem = `${path ? `${path}: ` : ""}${issue.message}`;
-  return { problem: problem.length > 120 ? `${problem.slice(0, 120)}…` : problem };
+  return problem.length > 120 ? `${problem.slice(0, 120)}…` : problem;
 }
 
 /** Keeps the valid entries of a notification list; a bad entry must not hide the good ones. */
