@@ -7,8 +7,11 @@
  * - routable ms: from the newcomer's connect to the distributor until the observer's pool has it connected and
  *   answering its ping, i.e. until the observer would route to it;
  * - bytes: every byte the distributor wrote for it, counted where it arrives (each simulated node's socket and the
- *   newcomer's; the observer gets the same list as the others), and checked against the notification sizes that
- *   lib/wire/node-info.ts computes: the list sent to the newcomer as it connects, then the new list to all;
+ *   newcomer's; the observer gets what the others get), and checked: the book's notification sent to the newcomer
+ *   as it connects (its size as lib/wire/node-info.ts computes it) and the whole list with ids once it registers
+ *   (the size of the sentinel's copy, written as the distributor writes it), then one change, the same, to every
+ *   other node (they are all Pilcrow nodes of protocol version 2). Each leave is counted and checked as well: one
+ *   change to every node;
  * - CPU ms per change: the distributor process's CPU over all rounds (joins and leaves) over their number.
  *
  * Changes are spaced by the distributor's pacing (lists of big meshes are sent at most ALL_LISTS_RATE bytes a
@@ -18,7 +21,9 @@ import type { Logger } from "../../../lib/log.ts";
 import { joinMesh } from "../../../lib/mesh/mesh.ts";
 import type { RuntimeName } from "../../../lib/runtime/mod.ts";
 import { listenPackets } from "../../../lib/tcp/server.ts";
-import { isPing, PILCROW_PROTOCOL, pong } from "../../../lib/wire/heartbeat.ts";
+import { frameText, utf8 } from "../../../lib/wire/codec.ts";
+import { isPing, pong } from "../../../lib/wire/heartbeat.ts";
+import { LIST_CHANGES_PROTOCOL, nodeListPacket } from "../../../lib/wire/node-changes.ts";
 import { entryBytes, notificationBytes } from "../../../lib/wire/node-info.ts";
 import type { NodeInfo } from "../../../lib/wire/packet.ts";
 import { delay, type RunningProcess, startProcess } from "../../../tests/support/processes.ts";
@@ -33,6 +38,8 @@ export interface GrowthFigure {
   routableMs: number;
   /** Bytes one join sends, every receiver together. */
   bytesPerChange: number;
+  /** Bytes one leave sends, every receiver together (over NATS: not measured). */
+  bytesPerLeave?: number;
   /** The distributor's CPU per change (joins and leaves alike); absent where it cannot be read (NATS). */
   cpuMsPerChange?: number;
 }
@@ -42,9 +49,9 @@ const PACED_BYTES_PER_SECOND = 64 * 1024 * 1024;
 /** Simulated nodes connected at once while the mesh is built. */
 const CONNECT_BATCH = 100;
 
-/** A node as the book's services register: a name, two routes, ~100 bytes listed. */
+/** A Pilcrow node as the book's services register: a name, two routes, ~100 bytes listed. */
 function simulatedSelf(name: string, port: number): NodeInfo {
-  return { port, name, urls: [`GET/${name}`, `POST/${name}`], host: "127.0.0.1", pilcrow: PILCROW_PROTOCOL };
+  return { port, name, urls: [`GET/${name}`, `POST/${name}`], host: "127.0.0.1", pilcrow: LIST_CHANGES_PROTOCOL };
 }
 
 const listBytes = (nodes: NodeInfo[]) => notificationBytes(nodes.map(entryBytes));
@@ -77,18 +84,39 @@ export async function measureDistributorGrowth(
       simulated.push(...await Promise.all(batch));
     }
     const [sentinel] = simulated;
-    const listed = cachedList(sentinel);
-    const allHeard = (count: number, since: number[]) =>
-      listed().length === count
-      && simulated.every((node, index) =>
-        node.frames > since[index] && node.lastFrameBytes === sentinel.lastFrameBytes
-      );
-    await waitUntil(() => allHeard(nodes, simulated.map(() => 0)), `list of ${nodes} nodes at every node`);
-    await delay(pacingMs(sentinel.lastFrameBytes, nodes));
+    const sentinelSays = () => {
+      if (sentinel.problem) throw new Error(`mesh growth: ${sentinel.problem}`);
+      return sentinel.nodes();
+    };
+    // The nodes that registered last were sent the whole list, the others a change: wait until the sentinel lists
+    // them all and no frame has come for a while, so that each round starts with every node up to date.
+    await waitUntil(() => sentinelSays().length === nodes, `list of ${nodes} nodes at the sentinel`);
+    await waitUntilQuiet(simulated, pacingMs(sentinel.lastFrameBytes, nodes));
+
+    /**
+     * Bytes every simulated node but the newcomer received since `before`, once each has received exactly one frame,
+     * the same as the sentinel's; and that frame, which the observer received too.
+     */
+    const oneChangeEach = (before: { bytes: number; frames: number }[], what: string) => {
+      const change = sentinel.lastFrameBytes;
+      let sum = 0;
+      simulated.forEach((node, index) => {
+        const received = node.bytes - before[index].bytes;
+        if (node.frames !== before[index].frames + 1 || received !== change) {
+          throw new Error(`mesh growth: ${what}: a node got ${received} bytes, the sentinel a change of ${change}`);
+        }
+        sum += received;
+      });
+      return sum + change;
+    };
+    const marks = () => simulated.map(({ bytes, frames }) => ({ bytes, frames }));
+    const heardOnce = (before: { frames: number }[]) =>
+      simulated.every((node, index) => node.frames > before[index].frames);
 
     let cpuBefore = 0;
     const routable: number[] = [];
-    const bytes: number[] = [];
+    const joins: number[] = [];
+    const leaves: number[] = [];
     // Round 0 warms the code up (JIT) and is not counted.
     for (let round = 0; round <= rounds; round++) {
       const name = `newcomer-${String(round).padStart(3, "0")}`;
@@ -100,9 +128,8 @@ export async function measureDistributorGrowth(
           if (isPing(packet)) connection.send(pong(packet));
         },
       });
-      const listBefore = listed();
-      const bytesBefore = simulated.map((node) => node.bytes);
-      const framesBefore = simulated.map((node) => node.frames);
+      const listBefore = sentinelSays();
+      const beforeJoin = marks();
       const joinedAt = performance.now();
       const newcomer = await SimulatedNode.register(address, simulatedSelf(name, server.address.port));
       await waitUntil(
@@ -111,31 +138,35 @@ export async function measureDistributorGrowth(
       );
       const routableMs = performance.now() - joinedAt;
       await waitUntil(
-        () => allHeard(nodes + 1, framesBefore) && newcomer.frames === 2,
-        `list with ${name} at every node`,
+        () => sentinelSays().length === nodes + 1 && heardOnce(beforeJoin) && newcomer.frames === 2,
+        `the change with ${name} at every node`,
       );
-      const joinedList = listed();
-      const joined = sentinel.lastFrameBytes;
-      const counted = simulated.reduce((sum, node, index) => sum + node.bytes - bytesBefore[index], 0)
-        + newcomer.bytes + joined; // the observer's copy of the list
-      const computed = listBytes(listBefore) + (nodes + 1) * listBytes(joinedList);
-      if (counted !== computed) {
-        throw new Error(`mesh growth: ${counted} bytes counted for a join of ${nodes}, ${computed} computed`);
+      // The newcomer: the book's notification as it connects, then the whole list with ids at the new version.
+      const whole = utf8(frameText(nodeListPacket(sentinel.list()!))).length;
+      if (newcomer.bytes !== listBytes(listBefore) + whole) {
+        throw new Error(
+          `mesh growth: the newcomer got ${newcomer.bytes} bytes, not ${listBytes(listBefore)} + ${whole}`,
+        );
       }
-      if (round > 0) {
-        routable.push(routableMs);
-        bytes.push(counted);
-      }
-      await delay(pacingMs(joined, nodes + 1));
+      const joined = oneChangeEach(beforeJoin, `${name} joining`) + newcomer.bytes;
+      await delay(pacingMs(joined, 1));
 
-      const framesBeforeLeave = simulated.map((node) => node.frames);
+      const beforeLeave = marks();
       newcomer.close();
       await waitUntil(
-        () => allHeard(nodes, framesBeforeLeave) && !observer.status().instances.some((i) => i.name === name),
-        `list without ${name} at every node`,
+        () =>
+          sentinelSays().length === nodes && heardOnce(beforeLeave)
+          && !observer.status().instances.some((i) => i.name === name),
+        `the change without ${name} at every node`,
       );
+      const left = oneChangeEach(beforeLeave, `${name} leaving`);
+      if (round > 0) {
+        routable.push(routableMs);
+        joins.push(joined);
+        leaves.push(left);
+      }
       await server.close();
-      await delay(pacingMs(sentinel.lastFrameBytes, nodes));
+      await delay(pacingMs(left, 1));
       if (round === 0) cpuBefore = await cpuMicros(distributor);
     }
     const cpuMs = (await cpuMicros(distributor) - cpuBefore) / 1000;
@@ -143,7 +174,8 @@ export async function measureDistributorGrowth(
       nodes,
       rounds,
       routableMs: median(routable),
-      bytesPerChange: bytes.reduce((sum, value) => sum + value, 0) / bytes.length,
+      bytesPerChange: mean(joins),
+      bytesPerLeave: mean(leaves),
       cpuMsPerChange: cpuMs / (2 * rounds),
     };
   } finally {
@@ -153,20 +185,18 @@ export async function measureDistributorGrowth(
   }
 }
 
-/** The sentinel's last list, parsed once per frame. */
-function cachedList(sentinel: SimulatedNode): () => NodeInfo[] {
-  let frames = -1;
-  let list: NodeInfo[] = [];
-  return () => {
-    if (sentinel.frames !== frames) {
-      frames = sentinel.frames;
-      list = sentinel.lastList();
-    }
-    return list;
-  };
+const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+
+/** Waits until no node has received a frame for `quietMs`. */
+async function waitUntilQuiet(nodes: SimulatedNode[], quietMs: number): Promise<void> {
+  const frames = () => nodes.reduce((sum, node) => sum + node.frames, 0);
+  for (let seen = -1; seen !== frames();) {
+    seen = frames();
+    await delay(quietMs);
+  }
 }
 
-/** How long the distributor holds the next list after sending one of `frameBytes` to `receivers`, and a margin. */
+/** How long the distributor holds the next broadcast after sending `frameBytes` to each of `receivers`, and a margin. */
 function pacingMs(frameBytes: number, receivers: number): number {
   return (1000 * frameBytes * receivers) / PACED_BYTES_PER_SECOND + 20;
 }
