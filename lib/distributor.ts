@@ -89,8 +89,12 @@ export async function startDistributor(options: DistributorOptions): Promise<Dis
   const published = new PublishedList();
   /** Ids of entries, in listing order: the registry's order is theirs. */
   let nextId = 1;
-  /** Pilcrow nodes that hold the published list (they were sent it whole): they are sent only changes. */
-  const inStep = new Set<PacketConnection>();
+  /**
+   * Pilcrow nodes that hold the published list, with the version they were last sent it whole at: they are sent
+   * only changes, and the whole list again at most once per version (a node asks when a change did not fit, and
+   * only a new version brings a change).
+   */
+  const inStep = new Map<PacketConnection, number>();
 
   /** The book's notification of the current list, made once per change (and sent to every new connection as it is). */
   let frame: string | undefined;
@@ -151,7 +155,7 @@ export async function startDistributor(options: DistributorOptions): Promise<Dis
   function sendWholeList(connection: PacketConnection): string {
     const whole = published.wholeFrame();
     connection.sendFrame(whole);
-    inStep.add(connection);
+    inStep.set(connection, published.seq);
     return whole;
   }
 
@@ -275,7 +279,8 @@ export async function startDistributor(options: DistributorOptions): Promise<Dis
       // A Pilcrow node whose copy of the list went wrong asks for it whole.
       const listed = registry.get(connection)?.node;
       if (packet.uri === NODE_LIST_URI && listed && takesListChanges(listed)) {
-        return void sendWholeList(connection);
+        if (inStep.get(connection) !== published.seq) sendWholeList(connection);
+        return;
       }
       log.warn(
         "ignored packet from",

@@ -41,6 +41,11 @@ export class PublishedList {
   #currentBytes = NODE_LIST_OVERHEAD;
   #wholeFrame: string | undefined;
 
+  /** The version the nodes were last told. */
+  get seq(): number {
+    return this.#seq;
+  }
+
   /** Lists the node under `id`, or replaces what `id` listed. */
   set(id: number, node: NodeInfo, entryBytes: number): void {
     const entry = { node, bytes: listedEntryBytes(id, entryBytes) };
