@@ -202,7 +202,7 @@ class EventLimiter {
 /**
  * How the human format shows objects: Node's console defaults, written out (a runtime's defaults may differ, or
  * change), except for bounds on what a peer can make one line hold, and lines of 100 rather than 80 characters:
- * a notification's entry (`{ port, name, urls: [Array], pilcrow: 1, host }`) then takes one line, not seven.
+ * a notification's entry (`{ port, name, urls: [Array], pilcrow: 2, host }`) then takes one line, not seven.
  */
 const HUMAN_INSPECT: Readonly<InspectOptions> = {
   depth: 2,

@@ -9,10 +9,9 @@ import type { Endpoint } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { TcpImplementation } from "../runtime/types.ts";
 import { PacketClient } from "../tcp/client.ts";
-import { isPing, pingInterval, pong } from "../wire/heartbeat.ts";
+import { isPing, PILCROW_PROTOCOL, pingInterval, pong } from "../wire/heartbeat.ts";
 import {
   askForNodeList,
-  LIST_CHANGES_PROTOCOL,
   NODE_CHANGES_URI,
   NODE_LIST_URI,
   readNodeChanges,
@@ -52,7 +51,7 @@ export function linkToRegistry(options: RegistryLinkOptions): RegistryLink {
   const { log } = options;
   let registered = false;
   // The version that says this node answers heartbeats and takes the list by changes.
-  let self: NodeInfo = { ...options.self, pilcrow: LIST_CHANGES_PROTOCOL };
+  let self: NodeInfo = { ...options.self, pilcrow: PILCROW_PROTOCOL };
   let connectedAt = 0;
   /** Whether this connection's first list has come: the one line at info that says the node is in the mesh again. */
   let heard = false;

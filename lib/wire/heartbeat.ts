@@ -8,7 +8,11 @@ import type { Packet } from "./packet.ts";
 
 export const PING_URI = "/_pilcrow/ping";
 export const PONG_URI = "/_pilcrow/pong";
-export const PILCROW_PROTOCOL = 1;
+/**
+ * The protocol version a Pilcrow node states in its registration (`pilcrow`): 1 added heartbeats, 2 the node list
+ * by changes (node-changes.ts). Any version at all tells a Pilcrow node from a book one.
+ */
+export const PILCROW_PROTOCOL = 2;
 export const DEFAULT_HEARTBEAT_MS = 2000;
 /** Quiet intervals after which a peer is taken for gone. */
 export const MISSED_BEATS = 3;
