@@ -456,7 +456,8 @@ function growthSection(results: Results): string {
     + "joins after one that warms up). Routable: from the newcomer's registration (distributor) or announcement "
     + "(NATS) until an observer node, the last to hear, has it connected and answering its ping. Bytes: all the "
     + "registry traffic of one join, every receiver together — over the distributor counted at the nodes' sockets "
-    + "(the list to the newcomer, then the new list to every node), over NATS what a private nats-server delivered "
+    + "(the book's list to the newcomer as it connects and the list with ids once it registers, then one change to "
+    + "every other node: Pilcrow nodes take the list by changes, docs/protocol.md §3), over NATS what a private nats-server delivered "
     + "(message payloads from /varz, and every byte it wrote) for the announcement to every node that listens and "
     + "the newcomer's hello answered by every instance. CPU: per change (joins and leaves), the distributor's "
     + `(lib/distributor.ts on ${LABEL[runtime]}, heartbeats off) and the NATS server's (in 10 ms ticks).`,
