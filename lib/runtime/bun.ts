@@ -1,4 +1,5 @@
 /** Bun's own sockets (`Bun.listen`, `Bun.connect`) and server (`Bun.serve`). */
+import { runtimeCommand, spawnCommand } from "./process.ts";
 import {
   ConnectTimeoutError,
   DEFAULT_HTTP_IDLE_TIMEOUT_MS,
@@ -7,6 +8,7 @@ import {
   type HttpServeOptions,
   type HttpServer,
   listenOrExplain,
+  type StartWorker,
   type TcpConnectOptions,
   type TcpHandlers,
   type TcpImplementation,
@@ -15,6 +17,7 @@ import {
   type TcpOpen,
   type TcpSocket,
 } from "./types.ts";
+import { closingAnswers, tellClientsThenStop } from "./workers-drain.ts";
 
 /** The slice of Bun's API used here, typed locally so that tsc and deno check need no Bun types. */
 interface BunSocket {
@@ -49,6 +52,8 @@ interface BunApi {
     fetch: HttpServeOptions["fetch"];
     /** Seconds a connection may pass without a byte either way, request in progress or not; at most 255. */
     idleTimeout?: number;
+    /** SO_REUSEPORT: several processes listen on the port, the kernel spreads connections among them (Linux). */
+    reusePort?: boolean;
   }): {
     hostname: string;
     port: number;
@@ -194,20 +199,27 @@ function idleSeconds(options: HttpServeOptions): number {
 export const bunHttp: HttpImplementation = {
   name: "Bun.serve",
   serve(options: HttpServeOptions): Promise<HttpServer> {
+    const answers = options.sharedPort ? closingAnswers(options.fetch) : undefined;
     const server = listenOrExplain(
       options,
       () =>
         Bun.serve({
           hostname: options.hostname,
           port: options.port,
-          fetch: options.fetch,
+          fetch: answers?.fetch ?? options.fetch,
           idleTimeout: idleSeconds(options),
+          ...(options.sharedPort && { reusePort: true }),
         }),
     );
     return Promise.resolve({
       address: { address: server.hostname, family: familyOf(server.hostname), port: server.port },
-      // Graceful: no new connections, in-flight requests finish, idle keep-alive connections close.
-      close: () => server.stop(false),
+      // Graceful: no new connections, in-flight requests finish, idle keep-alive connections close (at once: a
+      // worker tells its clients to go first, workers-drain.ts).
+      close: () => tellClientsThenStop(answers, () => server.stop(false)),
     });
   },
 };
+
+/** A worker is this program again on Bun: Bun.serve shares the port with `reusePort`. */
+export const startBunWorker: StartWorker = (file, args, env) =>
+  spawnCommand(runtimeCommand("bun", file, args), env, undefined, "pipe");

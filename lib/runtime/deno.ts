@@ -1,5 +1,6 @@
 /** Deno's own sockets (`Deno.listen`, `Deno.connect`) and server (`Deno.serve`). */
 import { concatBytes } from "../bytes.ts";
+import { denoPermissions, runtimeCommand, spawnCommand } from "./process.ts";
 import {
   ConnectTimeoutError,
   familyOf,
@@ -7,6 +8,7 @@ import {
   type HttpServeOptions,
   type HttpServer,
   listenOrExplain,
+  type StartWorker,
   type TcpConnectOptions,
   type TcpImplementation,
   type TcpListener,
@@ -14,6 +16,7 @@ import {
   type TcpOpen,
   type TcpSocket,
 } from "./types.ts";
+import { closingAnswers, tellClientsThenStop } from "./workers-drain.ts";
 
 /** The slice of Deno's API used here, typed locally so that tsc needs no Deno types. */
 interface NetAddr {
@@ -36,9 +39,10 @@ interface DenoApi {
   listen(options: { hostname: string; port: number; transport: "tcp" }): DenoListener;
   connect(options: { hostname: string; port: number; transport: "tcp"; signal?: AbortSignal }): Promise<DenoConn>;
   serve(
-    options: { hostname: string; port: number; onListen(addr: NetAddr): void },
+    options: { hostname: string; port: number; reusePort?: boolean; onListen(addr: NetAddr): void },
     handler: HttpServeOptions["fetch"],
   ): { finished: Promise<void>; shutdown(): Promise<void> };
+  permissions: { querySync(descriptor: { name: string }): { state: "granted" | "prompt" | "denied" } };
 }
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
 
@@ -195,16 +199,32 @@ export const denoTcp: TcpImplementation = {
 export const denoHttp: HttpImplementation = {
   name: "Deno.serve",
   serve(options: HttpServeOptions): Promise<HttpServer> {
+    const answers = options.sharedPort ? closingAnswers(options.fetch) : undefined;
     return new Promise((resolve) => {
       const server = Deno.serve({
         hostname: options.hostname,
         port: options.port,
+        ...(options.sharedPort && { reusePort: true }),
         onListen: ({ hostname, port }) =>
           resolve({
             address: { address: hostname, family: familyOf(hostname), port },
-            close: () => server.shutdown(),
+            // Idle keep-alive connections close at once: a worker tells its clients to go first (workers-drain.ts).
+            close: () => tellClientsThenStop(answers, () => server.shutdown()),
           }),
-      }, options.fetch);
+      }, answers?.fetch ?? options.fetch);
     });
   },
+};
+
+/**
+ * A worker is this program again on Deno, with --unstable-net: Deno.serve takes `reusePort` only with it (node:http,
+ * the gateway's server on Deno, needs nothing). It gets every permission when this process has them all (`-A`), and
+ * else the ones a gateway is started with (denoPermissions): Deno tells a program none of its narrower grants.
+ */
+export const startDenoWorker: StartWorker = (file, args, env) => {
+  const all = ["read", "write", "net", "env", "sys", "run", "ffi"].every((name) =>
+    Deno.permissions.querySync({ name }).state === "granted"
+  );
+  const permissions = [...(all ? ["-A"] : denoPermissions()), "--unstable-net"];
+  return spawnCommand(runtimeCommand("deno", file, args, permissions), env, undefined, "pipe");
 };

@@ -7,18 +7,27 @@
 /// <reference types="node" preserve="true" />
 import { runtimeName } from "./detect.ts";
 import { nodeTlsTcp } from "./node-tls.ts";
-import { nodeTcp } from "./node.ts";
-import type { HttpImplementation, TcpImplementation, TlsCredentials, TlsRefused } from "./types.ts";
+import { nodeTcp, nodeWorkers } from "./node.ts";
+import type { HttpImplementation, StartWorker, TcpImplementation, TlsCredentials, TlsRefused } from "./types.ts";
 
 /**
  * Each runtime loads its own shim only: Bun's code is never loaded on Node or Deno, nor Deno's elsewhere.
  * node:net and node:tls (node.ts, node-tls.ts) are built into all three, and serve as the forced and TLS paths.
  */
-const native: { tcp: TcpImplementation; http: HttpImplementation } | undefined = runtimeName === "bun"
-  ? await import("./bun.ts").then(({ bunTcp, bunHttp }) => ({ tcp: bunTcp, http: bunHttp }))
-  : runtimeName === "deno"
-  ? await import("./deno.ts").then(({ denoTcp, denoHttp }) => ({ tcp: denoTcp, http: denoHttp }))
-  : undefined;
+const native: { tcp: TcpImplementation; http: HttpImplementation; startWorker: StartWorker } | undefined =
+  runtimeName === "bun"
+    ? await import("./bun.ts").then(({ bunTcp, bunHttp, startBunWorker }) => ({
+      tcp: bunTcp,
+      http: bunHttp,
+      startWorker: startBunWorker,
+    }))
+    : runtimeName === "deno"
+    ? await import("./deno.ts").then(({ denoTcp, denoHttp, startDenoWorker }) => ({
+      tcp: denoTcp,
+      http: denoHttp,
+      startWorker: startDenoWorker,
+    }))
+    : undefined;
 
 export type ImplementationChoice = "native" | "node";
 
@@ -56,6 +65,18 @@ export async function httpImplementation(
 ): Promise<HttpImplementation> {
   if (wanted === "native" && native) return native.http;
   return (await import("./node-http.ts")).nodeHttp;
+}
+
+/**
+ * How this runtime starts the workers of a gateway serving one port from several processes (`--workers`). Throws
+ * where the HTTP server in use cannot share a port: node:http on Bun (PILCROW_HTTP=node) has no `reusePort`.
+ */
+export async function workerStarter(): Promise<StartWorker> {
+  if (!native) return nodeWorkers();
+  if (runtimeName === "bun" && (await httpImplementation()) !== native.http) {
+    throw new Error("--workers on Bun needs its own server: node:http on Bun (PILCROW_HTTP=node) cannot share a port");
+  }
+  return native.startWorker;
 }
 
 export * from "./detect.ts";

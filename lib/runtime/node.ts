@@ -1,10 +1,13 @@
 /** node:net: the TCP implementation Node uses, that Bun and Deno can be forced onto, and that node:tls builds on. */
 import type { AddressInfo } from "node:net";
 import { connect as netConnect, createServer, type Server, type Socket } from "node:net";
+import process from "node:process";
+import { runtimeCommand, spawnCommand } from "./process.ts";
 import {
   ConnectTimeoutError,
   familyOf,
   type ListenAddress,
+  type StartWorker,
   type TcpConnectOptions,
   type TcpImplementation,
   type TcpListener,
@@ -104,3 +107,20 @@ export const nodeTcp: TcpImplementation = {
   connect: (options, open) =>
     connectWith(netConnect({ host: options.hostname, port: options.port }), "connect", options, open),
 };
+
+/**
+ * How a Node gateway's workers share its port: node:http listens with `reusePort` from Node 22.12 (on Linux), as
+ * Bun's and Deno's servers do, and a worker is then this program again; Node 20 has no such option, and its workers
+ * are the cluster's, whose primary (this process) holds the port and hands each worker its connections.
+ */
+export async function nodeWorkers(): Promise<StartWorker> {
+  const [major, minor] = process.versions.node.split(".").map(Number);
+  if (process.platform === "linux" && (major > 22 || (major === 22 && minor >= 12))) {
+    return (file, args, env) => spawnCommand(runtimeCommand("node", file, args), env, undefined, "pipe");
+  }
+  const { default: cluster } = await import("node:cluster");
+  return (file, args, env) => {
+    cluster.setupPrimary({ exec: file, args, stdio: ["pipe", "pipe", "pipe", "ipc"] });
+    return cluster.fork(env).process;
+  };
+}

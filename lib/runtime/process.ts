@@ -130,7 +130,7 @@ export function runtimeCommand(
     case "bun":
       return [binary("bun"), "run", file, ...args];
     case "deno":
-      return [binary("deno"), "run", ...withDataDirectory(permissions, args), file, ...args];
+      return [binary("deno"), "run", ...withWorkers(withDataDirectory(permissions, args), args), file, ...args];
     case "node":
       // Built JavaScript (an installed package) runs as it is; TypeScript needs tsx's loader, by absolute URL
       // (a bare `--import tsx` would be looked up from the child's cwd).
@@ -168,6 +168,20 @@ function withDataDirectory(permissions: string[], args: string[]): string[] {
       : [...list, `${flag}${paths}`];
   };
   return grant(grant(permissions, "read"), "write");
+}
+
+/**
+ * The permissions plus running Deno itself, for a gateway started with `--workers N` (N other than 1): it starts its
+ * workers (lib/gateway/workers.ts). Only that binary: a gateway runs nothing else.
+ */
+function withWorkers(permissions: string[], args: string[]): string[] {
+  const workers = flagValue(args, "--workers");
+  if (workers === undefined || workers === "1") return permissions;
+  if (permissions.some((item) => item === "-A" || item === "--allow-all" || item === "--allow-run")) return permissions;
+  const deno = binary("deno").replaceAll(",", ",,");
+  return permissions.some((item) => item.startsWith("--allow-run="))
+    ? permissions.map((item) => item.startsWith("--allow-run=") ? `${item},${deno}` : item)
+    : [...permissions, `--allow-run=${deno}`];
 }
 
 /** The value of the last `--name VALUE` or `--name=VALUE` in `args`. */

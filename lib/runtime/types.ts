@@ -1,3 +1,5 @@
+import type { ChildProcess } from "node:child_process";
+
 /**
  * The one small interface every runtime implements. Everything above `lib/runtime/` programs against
  * these types only, so the same code runs on Node, Bun and Deno (the postgres.js model: a tiny socket
@@ -77,6 +79,12 @@ export interface HttpServeOptions {
    * is being answered, so on Bun it is kept above this.
    */
   longestAnswerMs?: number;
+  /**
+   * One of several processes serving this port (`--workers`): it listens beside the others (SO_REUSEPORT, or through
+   * Node's cluster primary) where a port of its own is listened on alone, and its `close` lets its clients go to
+   * them (every answer from then on says `Connection: close`; see workers-drain.ts).
+   */
+  sharedPort?: boolean;
 }
 
 /** Node's own keep-alive timeout; Bun's default is 10 s. */
@@ -114,6 +122,14 @@ export interface HttpImplementation {
   readonly name: string;
   serve(options: HttpServeOptions): Promise<HttpServer>;
 }
+
+/**
+ * Starts one worker of a program that serves one port from several processes (`--workers`): the entry point `file`
+ * again, with `args`, and `env` added to this process's environment. Its stdin, stdout and stderr are pipes (the
+ * launcher's Supervisor reads its readiness from stdout and stops it by closing stdin). Each runtime starts it its
+ * own way, so that its `serve({ sharedPort: true })` shares the port.
+ */
+export type StartWorker = (file: string, args: string[], env: Record<string, string>) => ChildProcess;
 
 export function familyOf(address: string): "IPv4" | "IPv6" {
   return address.includes(":") ? "IPv6" : "IPv4";
