@@ -28,8 +28,14 @@ export interface SupervisorOptions {
   name: string;
   /** 0 for any free port; restarts then use the port the process got. */
   port: number;
-  /** The argv that runs the process on `port`. */
+  /** The argv that runs the process on `port`: a command line, or what `spawn` takes. */
   command(port: number): string[];
+  /**
+   * Starts the process from `command`'s argv, with `env` added to this process's environment, stdin, stdout and
+   * stderr piped. By default the argv is a command line, run in `cwd`; a gateway's workers are started by the
+   * runtime instead (lib/gateway/workers.ts).
+   */
+  spawn?(argv: string[], env: Record<string, string>): ChildProcess;
   cwd: string;
   log: Logger;
   /** How the launcher writes: human lines get a `[name] ` prefix; in JSON every line is a JSON object. */
@@ -73,7 +79,9 @@ export class Supervisor {
   start(): void {
     const { name, log, cwd } = this.options;
     const nonce = newNonce();
-    const child = spawnCommand(this.options.command(this.#port), { [SUPERVISED_VARIABLE]: nonce }, cwd, "pipe");
+    const argv = this.options.command(this.#port);
+    const env = { [SUPERVISED_VARIABLE]: nonce };
+    const child = this.options.spawn ? this.options.spawn(argv, env) : spawnCommand(argv, env, cwd, "pipe");
     let end!: () => void;
     const ended = new Promise<void>((resolve) => end = resolve);
     const run: Run = { child, nonce, startedAt: Date.now(), listened: false, ended, end };
