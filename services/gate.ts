@@ -1,17 +1,33 @@
 /**
  * The gateway: `npx tsx services/gate.ts [PORT]` (default 8000), `--timeout MS`, `--body-limit BYTES`,
  * `--status` (serve GET /_pilcrow/status), `--metrics` (serve GET /metrics), `--dashboard` (the live page at
- * /_pilcrow/), `--cors ORIGIN[,ORIGIN…]` (or `*`).
+ * /_pilcrow/), `--cors ORIGIN[,ORIGIN…]` (or `*`), `--workers N` (N gateway processes on the port).
  */
+import { fileURLToPath } from "node:url";
 import { GATE_OPTIONS, MESH_NODE_OPTIONS } from "../lib/cli/tables.ts";
-import { parsePositiveInteger } from "../lib/config.ts";
+import { type CommonConfig, parsePositiveInteger } from "../lib/config.ts";
 import { startGateway } from "../lib/gateway/gateway.ts";
-import { runMain } from "../lib/main.ts";
+import { parseWorkerCount, startWorkers, WORKER_VARIABLE } from "../lib/gateway/workers.ts";
+import type { Logger } from "../lib/log.ts";
+import { runMain, type Running } from "../lib/main.ts";
 import { openNatsBus } from "../lib/mesh/nats/open.ts";
-import { environment } from "../lib/runtime/mod.ts";
+import { commandLineArguments, environment, exit, onShutdownSignal } from "../lib/runtime/mod.ts";
 import { startTraceExport } from "../lib/trace/export.ts";
 
 await runMain("gate", 8000, async (config, log, stopping) => {
+  const worker = environment(WORKER_VARIABLE) !== undefined;
+  const workers = parseWorkerCount((config.values.workers as string | undefined) ?? environment("PILCROW_WORKERS"));
+  if (workers > 1 && !worker) return superviseWorkers(workers, config, log);
+  // A worker also stops by itself on SIGTERM or SIGINT (lib/gateway/workers.ts), which its supervisor leaves to it.
+  // Listened for before it listens: Bun ignores a handler added later (lib/main.ts).
+  let running: Running | undefined;
+  if (worker) {
+    onShutdownSignal(async (signal) => {
+      log.info("stopping", signal);
+      await running?.stop();
+      exit(0);
+    });
+  }
   const timeout = (config.values.timeout as string | undefined) ?? environment("PILCROW_TIMEOUT_MS");
   const bodyLimit = config.values["body-limit"] as string | undefined;
   const traces = await startTraceExport("gate", log);
@@ -38,14 +54,36 @@ await runMain("gate", 8000, async (config, log, stopping) => {
     corsOrigins: ((config.values.cors as string | undefined) ?? environment("PILCROW_CORS"))?.split(",").map((origin) =>
       origin.trim()
     ).filter(Boolean),
+    worker,
   });
-  return {
+  // Asked for by a signal and by the supervisor closing stdin alike: done once.
+  let stopped: Promise<void> | undefined;
+  running = {
     address: gateway.address,
     mesh: gateway.mesh,
-    async stop() {
-      await gateway.close();
-      await nats?.close();
-      await traces?.close();
-    },
+    stop: () =>
+      stopped ??= (async () => {
+        await gateway.close();
+        await nats?.close();
+        await traces?.close();
+      })(),
   };
+  return running;
 }, [...GATE_OPTIONS, ...MESH_NODE_OPTIONS]);
+
+/** `--workers N`: this process starts and watches N gateways on its port (lib/gateway/workers.ts). */
+async function superviseWorkers(count: number, config: CommonConfig, log: Logger): Promise<Running> {
+  const workers = await startWorkers({
+    count,
+    file: fileURLToPath(import.meta.url),
+    args: commandLineArguments(),
+    hostname: config.host,
+    port: config.port,
+    log,
+    format: config.logFormat,
+  });
+  // Under the launcher this process leaves signals to it (lib/main.ts), but a signal that reached it reached the
+  // workers too (their process group): they stop, and must not be started again.
+  onShutdownSignal(() => workers.stopRestarting());
+  return { address: workers.address, stop: () => workers.stop() };
+}

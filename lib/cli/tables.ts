@@ -126,6 +126,13 @@ export const GATE_OPTIONS: OptionTable = [
     description: "serve the live page at /_pilcrow/ (off loopback it asks for PILCROW_DASHBOARD_TOKEN, or one it logs)",
   },
   { name: "cors", value: "ORIGIN[,ORIGIN…]|*", env: "PILCROW_CORS", description: "origins allowed by CORS" },
+  {
+    name: "workers",
+    value: "N",
+    env: "PILCROW_WORKERS",
+    default: "1",
+    description: "gateway processes serving the port, each a member of the mesh (one per core, at most 256)",
+  },
 ];
 
 export const SERVICE_OPTIONS: OptionTable = [

@@ -39,6 +39,12 @@ export interface GatewayOptions {
   /** The mesh secret, for the connections to the distributor and to every instance. */
   secret?: string;
   tcp?: TcpImplementation;
+  /**
+   * One of several gateway processes on this port (`--workers`, workers.ts). It shares the port with the others, and
+   * with a distributor also listens on a port of its own, where it is registered: the distributor lists one node per
+   * address, and would leave all the workers but one out of its list, and so out of its notifications.
+   */
+  worker?: boolean;
 }
 
 export interface Gateway {
@@ -88,14 +94,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       },
     },
   });
-  const server = await (await httpImplementation()).serve({
+  const http = await httpImplementation();
+  const serving = {
     hostname: options.hostname,
-    port: options.port,
     fetch: app.fetch,
     ...options.http,
     longestAnswerMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-  });
+  };
+  const server = await http.serve({ ...serving, port: options.port, sharedPort: options.worker });
   log.info("listen", server.address);
+  const own = options.worker && options.distributor ? await http.serve({ ...serving, port: 0 }) : undefined;
+  if (own) log.info("own address", own.address);
   address = `${server.address.address}:${server.address.port}`;
   if (token !== undefined && options.dashboard?.token !== token) {
     // Its token is a secret: the line stays in this node's own log, never sent to the logs service.
@@ -107,7 +116,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const joinedMesh = joinMesh({
     distributor: options.distributor,
     nats: options.nats,
-    self: { port: server.address.port, name: "gate", urls: [] },
+    self: { port: (own ?? server).address.port, name: "gate", urls: [] },
     log,
     tcp: options.tcp,
     secret: options.secret,
@@ -120,7 +129,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     async close() {
       closing.abort();
       // The HTTP server first: it stops accepting and lets the requests in flight get their answers.
-      await server.close();
+      await Promise.all([server.close(), own?.close()]);
       joinedMesh.close();
     },
   };

@@ -23,6 +23,7 @@ import {
   parsePositiveInteger,
   UsageError,
 } from "../config.ts";
+import { parseWorkerCount } from "../gateway/workers.ts";
 import { type LogFormat, type LogLevel, parseLogFormat, parseLogLevel } from "../log.ts";
 import { LOGS_OPTIONS, LOGS_PORT, readLogsFileSettings } from "../logs/settings.ts";
 import { natsEnvironment, type NatsSettings, readNatsSettings } from "../mesh/nats/settings.ts";
@@ -163,6 +164,10 @@ export function parseLaunchPlan(
   const portOf = (role: Exclude<Role, "user">, given: string | undefined) =>
     given === undefined ? defaultPort(role) : parsePort(given, `--${role}-port`);
   const counts = parseInstances(values.instances as string[] | undefined ?? []);
+  // Given to the gateway as a flag even when it came as PILCROW_WORKERS: on Deno, that flag grants the gateway the
+  // running of its workers (runtimeCommand).
+  const workerCount = parseWorkerCount(str(values.workers) ?? environment("PILCROW_WORKERS"));
+  const workers = workerCount > 1 ? ["--workers", String(workerCount)] : [];
   const mesh = checked(() => readNatsSettings(values, environment));
   const plan: LaunchPlan = {
     runtime: parseRuntime(str(values.runtime) ?? currentRuntime),
@@ -180,7 +185,7 @@ export function parseLaunchPlan(
         role: "gate",
         name: "gate",
         port: portOf("gate", str(values["gate-port"])),
-        args: [...common, ...meshNodeArgs, ...given(GATE_OPTIONS)],
+        args: [...common, ...meshNodeArgs, ...given(GATE_OPTIONS.filter(({ name }) => name !== "workers")), ...workers],
       },
       ...SERVICES.flatMap((service) =>
         Array.from({ length: counts.get(service) ?? 1 }, (_, index) => ({
