@@ -21,9 +21,11 @@ await runMain("gate", 8000, async (config, log, stopping) => {
   // A worker also stops by itself on SIGTERM or SIGINT (lib/gateway/workers.ts), which its supervisor leaves to it.
   // Listened for before it listens: Bun ignores a handler added later (lib/main.ts).
   let running: Running | undefined;
+  // Asked for by a signal and by the supervisor closing stdin alike: done once.
+  let stopped: Promise<void> | undefined;
   if (worker) {
     onShutdownSignal(async (signal) => {
-      log.info("stopping", signal);
+      if (stopped === undefined) log.info("stopping", signal);
       await running?.stop();
       exit(0);
     });
@@ -56,8 +58,6 @@ await runMain("gate", 8000, async (config, log, stopping) => {
     ).filter(Boolean),
     worker,
   });
-  // Asked for by a signal and by the supervisor closing stdin alike: done once.
-  let stopped: Promise<void> | undefined;
   running = {
     address: gateway.address,
     mesh: gateway.mesh,

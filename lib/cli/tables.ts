@@ -131,7 +131,7 @@ export const GATE_OPTIONS: OptionTable = [
     value: "N",
     env: "PILCROW_WORKERS",
     default: "1",
-    description: "gateway processes serving the port, each a member of the mesh (one per core, at most 256)",
+    description: "gateway processes serving the port, each a member of the mesh (at most 256)",
   },
 ];
 
