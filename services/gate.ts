@@ -6,9 +6,9 @@
 import { fileURLToPath } from "node:url";
 import { GATE_OPTIONS, MESH_NODE_OPTIONS } from "../lib/cli/tables.ts";
 import { type CommonConfig, parsePositiveInteger } from "../lib/config.ts";
-import { startGateway } from "../lib/gateway/gateway.ts";
+import { dashboardLink, dashboardToken, startGateway } from "../lib/gateway/gateway.ts";
 import { parseWorkerCount, startWorkers, WORKER_VARIABLE } from "../lib/gateway/workers.ts";
-import type { Logger } from "../lib/log.ts";
+import { type Logger, STAYS_LOCAL } from "../lib/log.ts";
 import { runMain, type Running } from "../lib/main.ts";
 import { openNatsBus } from "../lib/mesh/nats/open.ts";
 import { commandLineArguments, environment, exit, onShutdownSignal } from "../lib/runtime/mod.ts";
@@ -73,6 +73,10 @@ await runMain("gate", 8000, async (config, log, stopping) => {
 
 /** `--workers N`: this process starts and watches N gateways on its port (lib/gateway/workers.ts). */
 async function superviseWorkers(count: number, config: CommonConfig, log: Logger): Promise<Running> {
+  // One live-page token for all: a page's requests and its cookie reach any worker.
+  const given = environment("PILCROW_DASHBOARD_TOKEN");
+  const dashboard = config.values.dashboard === true || environment("PILCROW_DASHBOARD") === "1";
+  const token = dashboard ? dashboardToken(config.host, given) : undefined;
   const workers = await startWorkers({
     count,
     file: fileURLToPath(import.meta.url),
@@ -81,7 +85,12 @@ async function superviseWorkers(count: number, config: CommonConfig, log: Logger
     port: config.port,
     log,
     format: config.logFormat,
+    env: token === undefined ? {} : { PILCROW_DASHBOARD_TOKEN: token },
   });
+  if (token !== undefined && token !== given) {
+    // Its token is a secret: the line stays in this node's own log (lib/gateway/gateway.ts).
+    log.child({ [STAYS_LOCAL]: true }).info("dashboard", dashboardLink(workers.address, token));
+  }
   // Under the launcher this process leaves signals to it (lib/main.ts), but a signal that reached it reached the
   // workers too (their process group): they stop, and must not be started again.
   onShutdownSignal(() => workers.stopRestarting());

@@ -8,8 +8,9 @@ import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import process from "node:process";
 import { after, before, describe, it } from "node:test";
+import { DENO_PERMISSIONS, runtimeCommand } from "../lib/runtime/mod.ts";
 import { childEntries, closed, isAlive, lines, startLauncher, stopLauncher, waitForLine } from "./support/launcher.ts";
-import { delay, eventually, type LogEntry, type RunningProcess, startProcess } from "./support/processes.ts";
+import { delay, eventually, freePort, type LogEntry, type RunningProcess, startProcess } from "./support/processes.ts";
 import { parsePrometheusText, valueOf } from "./support/prometheus-text.ts";
 import { startSystem, type System } from "./support/system.ts";
 
@@ -314,6 +315,44 @@ describe("--workers on the command line", () => {
       assert.match(gate.output.join("\n"), /--workers/);
     });
   }
+
+  it("gives every worker the one live-page token it logs, off loopback", SLOW, async () => {
+    const nowhere = `127.0.0.1:${await freePort()}`;
+    const gate = await startProcess("gate.ts", [
+      "0",
+      "--host",
+      "0.0.0.0",
+      "--workers",
+      "2",
+      "--dashboard",
+      "--distributor",
+      nowhere,
+    ]);
+    try {
+      const link = await gate.waitForEvent("dashboard");
+      const token = new URL(link.details[0] as string).searchParams.get("token");
+      assert.match(token ?? "", /^[0-9a-f]{32}$/);
+      // Each on a connection of its own, so both workers see some (the cluster's primary takes turns): each must
+      // take the token, and ask for it.
+      for (let sent = 0; sent < 10; sent++) {
+        assert.equal(await getOnNewConnection(gate.port, `/_pilcrow/?token=${token}`), 303);
+      }
+      for (let sent = 0; sent < 10; sent++) assert.equal(await getOnNewConnection(gate.port, "/_pilcrow/"), 401);
+    } finally {
+      await gate.stop();
+    }
+  });
+
+  it("lets a gateway on Deno given --workers run Deno itself, and only then", () => {
+    const permissions = (args: string[]) =>
+      runtimeCommand("deno", "x.ts", args).filter((arg) => arg.startsWith("--allow-"));
+    assert.deepEqual(permissions(["--workers", "2"]), [
+      ...DENO_PERMISSIONS,
+      `--allow-run=${runtimeCommand("deno", "x.ts")[0]}`,
+    ]);
+    assert.deepEqual(permissions(["--workers=1"]), DENO_PERMISSIONS);
+    assert.deepEqual(permissions([]), DENO_PERMISSIONS);
+  });
 
   it("is a usage error in the launcher too", SLOW, async () => {
     const launcher = await startLauncher(["--ports", "free", "--workers", "0"]);

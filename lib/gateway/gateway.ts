@@ -110,7 +110,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Its token is a secret: the line stays in this node's own log, never sent to the logs service.
     log.child({ [STAYS_LOCAL]: true }).info(
       "dashboard",
-      `${reachableUrl(server.address)}${DASHBOARD_PATH}?token=${token}`,
+      dashboardLink(server.address, token),
     );
   }
   const joinedMesh = joinMesh({
@@ -139,11 +139,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
  * The live page shows the mesh's layout: off loopback it asks for a token — the one given
  * (PILCROW_DASHBOARD_TOKEN), or a random one the gateway logs once, as Jupyter does.
  */
-function dashboardToken(hostname: string, given: string | undefined): string | undefined {
+export function dashboardToken(hostname: string, given: string | undefined): string | undefined {
   if (given !== undefined && given !== "") return given;
   if (isLoopback(hostname)) return undefined;
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** The live page's address with its token, as logged for whoever started the gateway. */
+export function dashboardLink(address: ListenAddress, token: string): string {
+  return `${reachableUrl(address)}${DASHBOARD_PATH}?token=${token}`;
 }
 
 /**

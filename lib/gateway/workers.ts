@@ -45,6 +45,8 @@ export interface WorkersOptions {
   port: number;
   log: Logger;
   format: LogFormat;
+  /** Added to each worker's environment. */
+  env?: Record<string, string>;
 }
 
 export interface Workers {
@@ -73,7 +75,7 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
       name: `worker ${index + 1}`,
       port,
       command: (port) => [...args, "--port", String(port)],
-      spawn: (argv, env) => start(file, argv, { ...env, [WORKER_VARIABLE]: String(index + 1) }),
+      spawn: (argv, env) => start(file, argv, { ...options.env, ...env, [WORKER_VARIABLE]: String(index + 1) }),
       cwd: process.cwd(),
       log,
       format,

@@ -86,10 +86,11 @@ const FILE_VARIABLES = [
  * sources and node_modules; the process is started there) and the files PILCROW_TLS_* and PILCROW_NATS_CREDS,
  * _TLS_* name, which usually live elsewhere. Read from the environment when a child is started (runtimeCommand):
  * the launcher puts the NATS settings it was given as flags there for its children. A service given `--data-dir` is also allowed to read and write that directory, and only
- * that (see runtimeCommand).
+ * that (see runtimeCommand). And the machine's name: a gateway on a wildcard address (`--host 0.0.0.0`) names it in
+ * the live page's link, and failed to start without it.
  */
 export function denoPermissions(): string[] {
-  return ["--allow-net", "--allow-env", `--allow-read=${[".", ...namedFiles()].join(",")}`];
+  return ["--allow-net", "--allow-env", `--allow-read=${[".", ...namedFiles()].join(",")}`, "--allow-sys=hostname"];
 }
 
 /** denoPermissions() as the environment was when this module loaded. */
