@@ -83,7 +83,9 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
       gaveUp,
     }));
   const stopRestarting = () => supervisors.forEach((supervisor) => supervisor.stopRestarting());
-  const stop = async () => void await Promise.all(supervisors.map((supervisor) => supervisor.stop()));
+  const stop = async () => {
+    await Promise.all(supervisors.map((supervisor) => supervisor.stop()));
+  };
   for (const supervisor of supervisors) supervisor.start();
   try {
     const [address] = await Promise.race([Promise.all(supervisors.map((supervisor) => supervisor.listening)), failed]);

@@ -1,10 +1,9 @@
-import type { ChildProcess } from "node:child_process";
-
 /**
  * The one small interface every runtime implements. Everything above `lib/runtime/` programs against
  * these types only, so the same code runs on Node, Bun and Deno (the postgres.js model: a tiny socket
  * interface and one short shim per runtime).
  */
+import type { ChildProcess } from "node:child_process";
 
 /** A connected TCP socket, byte-oriented. */
 export interface TcpSocket {
@@ -81,8 +80,8 @@ export interface HttpServeOptions {
   longestAnswerMs?: number;
   /**
    * One of several processes serving this port (`--workers`): it listens beside the others (SO_REUSEPORT, or through
-   * Node's cluster primary) where a port of its own is listened on alone, and its `close` lets its clients go to
-   * them (every answer from then on says `Connection: close`; see workers-drain.ts).
+   * Node's cluster primary), and its `close` lets its clients go to them (every answer from then on says
+   * `Connection: close`; see workers-drain.ts). Otherwise the port is this server's alone, in a cluster worker too.
    */
   sharedPort?: boolean;
 }
