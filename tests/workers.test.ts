@@ -9,7 +9,16 @@ import { connect, type Socket } from "node:net";
 import process from "node:process";
 import { after, before, describe, it } from "node:test";
 import { DENO_PERMISSIONS, runtimeCommand } from "../lib/runtime/mod.ts";
-import { childEntries, closed, isAlive, lines, startLauncher, stopLauncher, waitForLine } from "./support/launcher.ts";
+import {
+  childEntries,
+  closed,
+  gatewayConnections,
+  isAlive,
+  lines,
+  startLauncher,
+  stopLauncher,
+  waitForLine,
+} from "./support/launcher.ts";
 import { delay, eventually, freePort, type LogEntry, type RunningProcess, startProcess } from "./support/processes.ts";
 import { parsePrometheusText, valueOf } from "./support/prometheus-text.ts";
 import { startSystem, type System } from "./support/system.ts";
@@ -371,6 +380,8 @@ describe("--workers on the command line", () => {
       });
       assert.equal(workers.length, 2, lines(launcher).join("\n"));
       assert.equal(gate.filter((entry) => entry.event === "listen").length, 2);
+      // Ready is listening: each worker learns the routes from the mesh just after.
+      await eventually(() => gatewayConnections(launcher!, "goods") === 2 || undefined, 30_000, "both workers → goods");
       assert.equal(await getOnNewConnection(port, "/goods"), 200);
       const exit = closed(launcher);
       launcher.signal("SIGTERM");
