@@ -5,6 +5,8 @@
  * instances whose answers the test chooses.
  */
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { Agent, type IncomingHttpHeaders, request as httpRequestOf } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { BookPeer, registration } from "./support/book-peer.ts";
 import { answer, type BookService, startBookService } from "./support/book-service.ts";
@@ -57,6 +59,38 @@ describe("gateway HTTP", () => {
     const missing = await fetch(`${system.url}/nothing-here`, { method: "HEAD" });
     assert.equal(missing.status, 404);
   });
+
+  it("closes the connection of a request whose body it refused, so that no later request on it is cut", async () => {
+    await bookInstance("slow", ["GET/slow"], (packet, socket) => {
+      setTimeout(() => socket.write(answer(packet)), 900);
+    });
+    // One keep-alive connection at most: a request after the refusal goes on the refused one unless it was closed.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const refused = await httpRequest(agent, "POST", "/goods", Buffer.alloc(200_000, 0x20));
+      assert.equal(refused.status, 413);
+      assert.equal(refused.headers.connection, "close");
+      const slow = await httpRequest(agent, "GET", "/slow");
+      assert.equal(slow.status, 200, slow.body);
+      assert.equal(JSON.parse(slow.body).errorcode, 0, slow.body);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  /** A request over `agent` (keep-alive connections, as browsers and proxies keep them). */
+  function httpRequest(agent: Agent, method: string, path: string, body?: Buffer) {
+    return new Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>((resolve, reject) => {
+      const request = httpRequestOf(`${system.url}${path}`, { method, agent }, (response) => {
+        let text = "";
+        response.setEncoding("utf8").on("data", (chunk) => text += chunk);
+        response.on("end", () => resolve({ status: response.statusCode!, headers: response.headers, body: text }));
+      });
+      // A refused body may be cut off while it is being written: the answer still comes.
+      request.on("error", reject);
+      request.end(body);
+    });
+  }
 
   it("sends its deadline with each packet, and keeps the key in params for book services", async () => {
     const { service } = await bookInstance("deadline", ["GET/deadline"], (packet, socket) => {

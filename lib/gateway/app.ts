@@ -101,8 +101,21 @@ function respond(
   return new Response(json, { status, headers });
 }
 
+/**
+ * The gateway's own refusal. A refused request that came with a body closes its connection after the answer: the
+ * body may be unread (too large, a route served only inside the mesh, a malformed Idempotency-Key) with the rest of
+ * it still on its way, and Node's adapter ends such a connection 500 ms after the answer whatever the client sent
+ * on it since (@hono/node-server's drainIncoming): a client told to close opens a new one instead of losing a request.
+ */
 function problem(c: Context<GatewayEnv>, status: number, errormessage: string): Response {
-  return respond(c, status, problemJson(errormessage));
+  const answer = respond(c, status, problemJson(errormessage));
+  if (hasBody(c)) answer.headers.set("connection", "close");
+  return answer;
+}
+
+function hasBody(c: Context<GatewayEnv>): boolean {
+  const length = c.req.header("content-length");
+  return (length !== undefined && length !== "0") || c.req.header("transfer-encoding") !== undefined;
 }
 
 /** Hono's request-id rule: a caller's X-Request-Id is kept when sane, else a fresh UUID. */
