@@ -68,6 +68,24 @@ export async function startPilcrow(
 }
 
 /**
+ * The whole system with its gateway on `workers` processes sharing its port (`--workers`): the CPU on the request
+ * path is each worker's, found by the pids its supervisor logs as it starts them, and goods'.
+ */
+export async function startPilcrowWorkers(runtime: RuntimeName, workers: number): Promise<Contender> {
+  const pilcrow = await startPilcrow(runtime, undefined, { gateArgs: ["--workers", String(workers)] });
+  const gate = pilcrow.processes.get("gate")!;
+  const started = (entry: { event: string }) => /^worker \d+ started \(pid (\d+)/.exec(entry.event);
+  await gate.waitFor(() => gate.entries.filter(started).length >= workers);
+  const pids = gate.entries.map(started).filter((match) => match !== null).map((match) => Number(match[1]));
+  const names = pids.map((_, index) => `worker ${index + 1}`);
+  return {
+    ...pilcrow,
+    requestPath: [...names, "goods"],
+    otherPids: new Map(names.map((name, index) => [name, pids[index]])),
+  };
+}
+
+/**
  * The same gate, goods, members and purchases on `runtime` and the same store (SQLite file, new data directory),
  * meshed over NATS (`--mesh`, no distributor) through `nats`: every request goes gate → nats-server → goods and
  * back, so the server's CPU is reported with theirs. The mesh name (PILCROW_MESH_NAME) is this run's own.

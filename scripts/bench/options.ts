@@ -1,11 +1,12 @@
 /**
  * `npm run bench [-- --quick] [-- --seconds N] [-- --runtimes node,bun,deno] [-- --calls-only] [-- --growth-only]
- * [-- --nats-only] [-- --observe-only] [-- --peers-only] [-- --growth-nodes 10,100,1000]`: the full run measures
+ * [-- --nats-only] [-- --observe-only] [-- --peers-only] [-- --speed-only] [-- --growth-nodes 10,100,1000]`: the full run measures
  * each HTTP figure and each call figure for 10 s after a 3 s warm-up, the peers in 3 rounds, and 8 joins per mesh
  * size; `--quick` takes 3 s after 1 s, 2 rounds and 2 joins, for a check that everything works; `--calls-only`
  * measures only the calls between two services, `--growth-only` only how the mesh's cost grows, `--nats-only` only
  * GET /goods through the gateway over TCP and over NATS, `--observe-only` only what metrics, the live page and
- * exported traces cost the gateway's GET /goods, `--peers-only` only Pilcrow against Moleculer and NestJS on Node.
+ * exported traces cost the gateway's GET /goods, `--peers-only` only Pilcrow against Moleculer and NestJS on Node,
+ * `--speed-only` only GET /goods through the gateway (one worker and two) and from a bare Hono app, per runtime.
  */
 import { parseArgs } from "node:util";
 import type { RuntimeName } from "../../lib/runtime/mod.ts";
@@ -28,6 +29,8 @@ export interface BenchOptions {
   observeOnly: boolean;
   /** Only GET /goods on Node through Pilcrow, Moleculer and NestJS, in alternating rounds. */
   peersOnly: boolean;
+  /** Only GET /goods through the gateway, with one worker and with two, and from a bare Hono app, per runtime. */
+  speedOnly: boolean;
   /**
    * How many times each peer is measured, alternating (each round a new system per peer): enough to see each one's
    * own spread from run to run, which a lead must exceed.
@@ -55,6 +58,7 @@ export function parseBenchOptions(args: string[]): BenchOptions {
       "nats-only": { type: "boolean", default: false },
       "observe-only": { type: "boolean", default: false },
       "peers-only": { type: "boolean", default: false },
+      "speed-only": { type: "boolean", default: false },
       "growth-nodes": { type: "string", default: "10,100,1000" },
       seconds: { type: "string" },
       runtimes: { type: "string", default: RUNTIMES.join(",") },
@@ -74,7 +78,7 @@ export function parseBenchOptions(args: string[]): BenchOptions {
   if (growthNodes.some((nodes) => !Number.isInteger(nodes) || nodes < 2 || nodes > 1000)) {
     throw new Error(`--growth-nodes must be whole numbers from 2 to 1000, not ${values["growth-nodes"]}`);
   }
-  const only = ["calls-only", "growth-only", "nats-only", "observe-only", "peers-only"] as const;
+  const only = ["calls-only", "growth-only", "nats-only", "observe-only", "peers-only", "speed-only"] as const;
   if (only.filter((name) => values[name]).length > 1) {
     throw new Error(`${only.map((name) => `--${name}`).join(", ")} exclude each other`);
   }
@@ -87,6 +91,7 @@ export function parseBenchOptions(args: string[]): BenchOptions {
     natsOnly: values["nats-only"] === true,
     observeOnly: values["observe-only"] === true,
     peersOnly: values["peers-only"] === true,
+    speedOnly: values["speed-only"] === true,
     peerRounds: quick ? 2 : 3,
     growth: { nodes: growthNodes, rounds: quick ? 2 : 8, runtime: "node" },
     codecSeconds: quick ? 1 : 3,

@@ -6,7 +6,7 @@
  * Pilcrow against Moleculer over TCP and over NATS (NATS_URL, default nats://127.0.0.1:4222) and NestJS over TCP,
  * in alternating rounds; the codec and the TCP hop on their own; how the mesh's cost grows with its size, over the
  * distributor and NATS.
- * See options.ts for `--quick`, `--calls-only`, `--growth-only`, `--nats-only`, `--observe-only` and `--peers-only`.
+ * See options.ts for `--quick`, `--calls-only`, `--growth-only`, `--nats-only`, `--observe-only`, `--peers-only` and `--speed-only`.
  */
 import { readFileSync } from "node:fs";
 import process from "node:process";
@@ -25,6 +25,7 @@ import {
   startNestJs,
   startPilcrow,
   startPilcrowOverNats,
+  startPilcrowWorkers,
   startTcpEcho,
   type StoreChoice,
 } from "./contenders.ts";
@@ -49,6 +50,8 @@ import {
 } from "./report.ts";
 import { type Load, measure, warmUp, wrkVersion } from "./wrk.ts";
 
+/** The gateway processes of the workers figure: all 2 cores can show (issue 17, goal 4). */
+const WORKERS = 2;
 const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
 
 /** Something the bench started and must stop: a contender, or the private nats-server under one. */
@@ -100,6 +103,7 @@ const results: Results = {
   options,
   bodyBytes: 0,
   gateway: {},
+  workers: {},
   natsGateway: {},
   observe: {},
   peers: {},
@@ -316,6 +320,27 @@ async function measurePeers(): Promise<void> {
   else await using(nats, measureRounds);
 }
 
+/** GET /goods through the gateway on two workers (--workers 2), then from a bare Hono app. */
+async function measureWorkersAndBare(runtime: RuntimeName): Promise<void> {
+  progress(`${runtime}: the system with its gateway on ${WORKERS} workers`);
+  results.workers[runtime] = await using(startPilcrowWorkers(runtime, WORKERS), async (pilcrow) => {
+    await postGoods(pilcrow.url);
+    return measureGoods(pilcrow, `${runtime}: gateway on ${WORKERS} workers`);
+  });
+  results.bare[runtime] = await using(startBareHono(runtime), (bare) => measureGoods(bare, `${runtime}: bare Hono`));
+}
+
+/** The gateway's speed alone: one worker, two, and the bare Hono app, per runtime (goals 1, 3 and 4 of issue 17). */
+async function measureSpeed(): Promise<void> {
+  for (const runtime of options.runtimes) {
+    results.gateway[runtime] = await using(startPilcrow(runtime), async (pilcrow) => {
+      await postGoods(pilcrow.url);
+      return measureGoods(pilcrow, `${runtime}: gateway`);
+    });
+    await measureWorkersAndBare(runtime);
+  }
+}
+
 async function measureEverything(): Promise<void> {
   for (const runtime of options.runtimes) {
     progress(`${runtime}: starting distributor, gate, goods, members, purchases`);
@@ -334,7 +359,7 @@ async function measureEverything(): Promise<void> {
     });
     await measureGatewayOverNats(runtime);
     await measureOtherStores(runtime);
-    results.bare[runtime] = await using(startBareHono(runtime), (bare) => measureGoods(bare, `${runtime}: bare Hono`));
+    await measureWorkersAndBare(runtime);
   }
 
   await measureServiceCalls();
@@ -361,6 +386,7 @@ else if (options.growthOnly) await measureGrowth();
 else if (options.natsOnly) await measureGatewayOverBothMeshes();
 else if (options.observeOnly) { for (const runtime of options.runtimes) await measureObservability(runtime); }
 else if (options.peersOnly) await measurePeers();
+else if (options.speedOnly) await measureSpeed();
 else await measureEverything();
 
 results.seconds = (Date.now() - started) / 1000;
