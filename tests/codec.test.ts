@@ -7,22 +7,11 @@ import { describe, it } from "node:test";
 import { Answer } from "../lib/wire/answer.ts";
 import { encodePacket, FrameBudget, FrameDecoder, type FrameProblem, frameText } from "../lib/wire/codec.ts";
 import type { Packet } from "../lib/wire/packet.ts";
+import { prng } from "./support/prng.ts";
 
 const LEAD = 0xc2;
 const TRAIL = 0xb6;
 const utf8 = new TextEncoder();
-
-/** mulberry32: a tiny deterministic PRNG, so a failing chunking can be reproduced from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Decoded {
   packets: Packet[];

@@ -15,6 +15,7 @@ import type { NodeInfo, Packet } from "../lib/wire/packet.ts";
 import { type AnyPacket, BookPeer, registration } from "./support/book-peer.ts";
 import { answer, type BookService, startBookService } from "./support/book-service.ts";
 import { ListFollower } from "./support/list-follower.ts";
+import { prng } from "./support/prng.ts";
 import { delay, eventually, type RunningProcess, startProcess, stopAll } from "./support/processes.ts";
 
 const quiet = createLogger({ name: "test", level: "error" });
@@ -217,18 +218,6 @@ function idOf(follower: ListFollower, name: string): number {
   throw new Error(`no id for ${name}`);
 }
 
-/** A small, seeded generator: a failing sequence can be run again. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe("registry changes: a node's list is the distributor's", () => {
   let distributor: RunningProcess | undefined;
   after(() => stopAll([distributor]));
@@ -237,7 +226,7 @@ describe("registry changes: a node's list is the distributor's", () => {
     distributor = await startProcess("distributor.ts", ["0"]);
     const port = distributor.port;
     const seed = Date.now() % 100_000;
-    const next = random(seed);
+    const next = prng(seed);
     const warnings: string[] = [];
     const log = createLogger({
       name: "node",

@@ -162,17 +162,11 @@ export async function startMoleculer(transport: MoleculerTransport = { kind: "tc
   });
   try {
     if (transport.kind === "nats") await goods.waitForEvent("ready", 30_000);
-    const gateway = await startProcess(
+    return await withGateway(
+      goods,
       "scripts/bench/moleculer-gateway.ts",
       transport.kind === "nats" ? natsArgs : [String(goods.port)],
-      { runtime: "node" },
     );
-    return {
-      url: url(gateway),
-      processes: new Map([["gateway", gateway], ["goods", goods]]),
-      requestPath: ["gateway", "goods"],
-      stop: () => stopAll([gateway, goods]),
-    };
   } catch (error) {
     await goods.stop();
     throw error;
@@ -186,15 +180,20 @@ export async function startMoleculer(transport: MoleculerTransport = { kind: "tc
 export async function startNestJs(): Promise<Contender> {
   const goods = await startProcess("scripts/bench/nestjs-goods.ts", [], { runtime: "node" });
   try {
-    const gateway = await startProcess("scripts/bench/nestjs-gateway.ts", [String(goods.port)], { runtime: "node" });
-    return {
-      url: url(gateway),
-      processes: new Map([["gateway", gateway], ["goods", goods]]),
-      requestPath: ["gateway", "goods"],
-      stop: () => stopAll([gateway, goods]),
-    };
+    return await withGateway(goods, "scripts/bench/nestjs-gateway.ts", [String(goods.port)]);
   } catch (error) {
     await goods.stop();
     throw error;
   }
+}
+
+/** A peer's gateway (on Node) in front of its goods service, started: the two are the contender. */
+async function withGateway(goods: RunningProcess, entry: string, args: string[]): Promise<Contender> {
+  const gateway = await startProcess(entry, args, { runtime: "node" });
+  return {
+    url: url(gateway),
+    processes: new Map([["gateway", gateway], ["goods", goods]]),
+    requestPath: ["gateway", "goods"],
+    stop: () => stopAll([gateway, goods]),
+  };
 }
