@@ -78,6 +78,16 @@ describe("gateway HTTP", () => {
     }
   });
 
+  it("never passes on a book service's answer cut at a ¶ it did not escape, even where the cut ends in }", async () => {
+    // The book's services write JSON.stringify(answer) + "¶": a ¶ in a stored string splits their frame.
+    await bookInstance("cut", ["GET/cut"], (packet, socket) => {
+      socket.write(`{"key":${packet.params.key},"errorcode":0,"results":[{"description":"a}¶b"}]}¶`);
+    });
+    const cut = await call(system, "GET", "/cut");
+    assert.notEqual(cut.status, 200, JSON.stringify(cut.body));
+    assert.equal(cut.status, 504, JSON.stringify(cut.body));
+  });
+
   /** A request over `agent` (keep-alive connections, as browsers and proxies keep them). */
   function httpRequest(agent: Agent, method: string, path: string, body?: Buffer) {
     return new Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>((resolve, reject) => {

@@ -340,6 +340,7 @@ export class InstancePool {
       tcp,
       secret,
       peer: { role: "service", name: node.name },
+      answersByHead: node.pilcrow !== undefined,
       ...events,
     });
   }

@@ -36,6 +36,11 @@ export interface PacketClientOptions extends ConnectionOptions {
   disconnected?(client: PacketClient, error?: Error): void;
   /** Packets that answer no request in flight (notifications, or answers that came too late). */
   unsolicited?(packet: Packet): void;
+  /**
+   * Read answers by their heads and keep them as bytes (wire/answer.ts), for a Pilcrow peer only: it escapes `¶`
+   * inside its JSON, where a book peer may not — and a frame cut at a `¶` in a string can end in `}` and look whole.
+   */
+  answersByHead?: boolean;
   tcp?: TcpImplementation;
 }
 
@@ -172,7 +177,7 @@ export class PacketClient {
             socket,
             {
               packet: (packet, _connection, text) => this.#onPacket(packet, text),
-              answer: (key, answer) => this.#onAnswer(key, answer),
+              ...(this.#options.answersByHead && { answer: (key, answer) => this.#onAnswer(key, answer) }),
               problem: (problem) => this.#onProblem(problem),
               close: (_connection, error) => this.#onClose(error),
             },

@@ -1,6 +1,7 @@
 /**
  * A packet connection over any runtime's TcpSocket: decodes incoming frames, and coalesces outgoing
- * packets into one write per event-loop turn (the measured 2–3× win, ARCHITECTURE.md). Back-pressure:
+ * packets into writes of FLUSH_AT_CHARS, the rest at the end of the event-loop turn (coalescing was the measured
+ * 2–3× win, ARCHITECTURE.md). Back-pressure:
  * when the runtime's buffer is full, answering sides stop reading from that peer until it drains; and
  * a peer that stops reading cannot make us buffer more than `maxBufferedBytes` — it is disconnected.
  */
@@ -109,7 +110,6 @@ export class PacketConnection {
       },
       // The asking side reads answers by their heads (wire/answer.ts); it never limits packets per turn.
       answer: events.answer && ((key, answer) => {
-        this.#dispatched++;
         try {
           events.answer!(key, answer, this);
         } catch (error) {
@@ -151,7 +151,7 @@ export class PacketConnection {
     return this.#lastReceivedAt;
   }
 
-  /** Queues a packet; it goes out with everything else queued in this event-loop turn. */
+  /** Queues a packet; it goes out with what else is queued, by the end of this event-loop turn at the latest. */
   send(packet: Packet): boolean {
     // Before encoding: a peer that is being dropped must not cost the encoding of what it will never get.
     if (this.closed) return false;

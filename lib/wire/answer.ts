@@ -1,17 +1,17 @@
 /**
  * An answer as it came from a service: its UTF-8 JSON, which a gateway passes on as it is, and the packet, parsed
  * only when someone reads it. A gateway relaying `GET /goods` needs the answer's key (to match it to its request)
- * and its errorcode (0: a plain 200), and both come first in every answer a Pilcrow or book service writes
+ * and its errorcode (0: a plain 200), and both come first in every answer a Pilcrow service writes
  * (`{"key":3,"errorcode":0,…`): read from the head, they spare the gateway decoding the rest to text, parsing it
  * and encoding it again — the largest piece of its own work per request (BENCHMARKS.md, "Speed"). Any other answer
- * (another order, spaces, an errorcode that is not 0) is parsed in full, as before.
+ * (another order, spaces, an errorcode that is not 0), and every answer of a book service, is parsed in full.
  */
 import type { Packet } from "./packet.ts";
 
 const decoder = new TextDecoder();
 
-/** `{"key":N,"errorcode":0,` or `…0}` exactly as JSON.stringify writes it: no spaces, key first. */
-const ANSWER_HEAD = /^\{"key":(-?\d{1,15}),"errorcode":0[,}]/;
+/** `{"key":N,"errorcode":0,` or `…0}` exactly as JSON.stringify writes it: no spaces, key first, no leading zero. */
+const ANSWER_HEAD = /^\{"key":(-?(?:0|[1-9]\d{0,14})),"errorcode":0[,}]/;
 /** Enough bytes for the head with the longest key it accepts. */
 const HEAD_BYTES = 40;
 const CLOSING_BRACE = 0x7d;
@@ -40,15 +40,20 @@ export class Answer {
 
   /**
    * A frame whose head says it answers request `key` with errorcode 0, its bytes kept as they are (a copy: the frame
-   * may lie in a read buffer the runtime reuses, and the answer outlives the read). Undefined when
-   * the head is not so (the caller parses the frame in full) — and when the frame does not end as an object does,
-   * so that a frame cut short is never passed on as an answer.
+   * may lie in a read buffer the runtime reuses, and the answer outlives the read). Undefined when the head is not so
+   * (the caller parses the frame in full), and when the frame does not end as an object does. Only the head and the
+   * last byte are checked: a peer must be one that escapes `¶` inside its JSON (a Pilcrow node), or a frame cut at a
+   * `¶` inside a string could pass.
    */
   static fromHead(frame: Uint8Array): { key: number; answer: Answer } | undefined {
     if (frame[frame.length - 1] !== CLOSING_BRACE) return undefined;
     const match = ANSWER_HEAD.exec(latin1(frame, HEAD_BYTES));
     if (match === null) return undefined;
-    return { key: Number(match[1]), answer: new Answer(0, undefined, undefined, frame.slice()) };
+    // Uint8Array's slice, which copies: a Buffer's own slice (Node's, Bun's chunks) is a view of the same memory.
+    return {
+      key: Number(match[1]),
+      answer: new Answer(0, undefined, undefined, Uint8Array.prototype.slice.call(frame)),
+    };
   }
 
   /**
