@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { GATE_OPTIONS, MESH_NODE_OPTIONS } from "../lib/cli/tables.ts";
 import { type CommonConfig, parsePositiveInteger } from "../lib/config.ts";
 import { dashboardLink, dashboardToken, startGateway } from "../lib/gateway/gateway.ts";
-import { parseWorkerCount, startWorkers, WORKER_VARIABLE } from "../lib/gateway/workers.ts";
+import { parseWorkerCount, startWorkers, WORKER_VARIABLE, type Workers } from "../lib/gateway/workers.ts";
 import { type Logger, STAYS_LOCAL } from "../lib/log.ts";
 import { runMain, type Running } from "../lib/main.ts";
 import { openNatsBus } from "../lib/mesh/nats/open.ts";
@@ -17,7 +17,7 @@ import { startTraceExport } from "../lib/trace/export.ts";
 await runMain("gate", 8000, async (config, log, stopping) => {
   const worker = environment(WORKER_VARIABLE) !== undefined;
   const workers = parseWorkerCount((config.values.workers as string | undefined) ?? environment("PILCROW_WORKERS"));
-  if (workers > 1 && !worker) return superviseWorkers(workers, config, log);
+  if (workers > 1 && !worker) return superviseWorkers(workers, config, log, stopping);
   // A worker also stops by itself on SIGTERM or SIGINT (lib/gateway/workers.ts), which its supervisor leaves to it.
   // Listened for before it listens: Bun ignores a handler added later (lib/main.ts).
   let running: Running | undefined;
@@ -72,11 +72,25 @@ await runMain("gate", 8000, async (config, log, stopping) => {
 }, [...GATE_OPTIONS, ...MESH_NODE_OPTIONS]);
 
 /** `--workers N`: this process starts and watches N gateways on its port (lib/gateway/workers.ts). */
-async function superviseWorkers(count: number, config: CommonConfig, log: Logger): Promise<Running> {
+async function superviseWorkers(
+  count: number,
+  config: CommonConfig,
+  log: Logger,
+  stopping: AbortSignal,
+): Promise<Running> {
   // One live-page token for all: a page's requests and its cookie reach any worker.
   const given = environment("PILCROW_DASHBOARD_TOKEN");
   const dashboard = config.values.dashboard === true || environment("PILCROW_DASHBOARD") === "1";
   const token = dashboard ? dashboardToken(config.host, given) : undefined;
+  // Under the launcher this process leaves signals to it (lib/main.ts), but a signal that reached it reached the
+  // workers too (their process group): they stop, and must not be started again. Listened for before they start:
+  // Bun ignores a handler added later (lib/main.ts), and a worker may stop by the signal while still starting.
+  let started: Workers | undefined;
+  let signalled = false;
+  onShutdownSignal(() => {
+    signalled = true;
+    started?.stopRestarting();
+  });
   const workers = await startWorkers({
     count,
     file: fileURLToPath(import.meta.url),
@@ -86,13 +100,13 @@ async function superviseWorkers(count: number, config: CommonConfig, log: Logger
     log,
     format: config.logFormat,
     env: token === undefined ? {} : { PILCROW_DASHBOARD_TOKEN: token },
+    stopping,
   });
+  started = workers;
+  if (signalled) workers.stopRestarting();
   if (token !== undefined && token !== given) {
     // Its token is a secret: the line stays in this node's own log (lib/gateway/gateway.ts).
     log.child({ [STAYS_LOCAL]: true }).info("dashboard", dashboardLink(workers.address, token));
   }
-  // Under the launcher this process leaves signals to it (lib/main.ts), but a signal that reached it reached the
-  // workers too (their process group): they stop, and must not be started again.
-  onShutdownSignal(() => workers.stopRestarting());
   return { address: workers.address, stop: () => workers.stop() };
 }

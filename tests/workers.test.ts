@@ -5,7 +5,7 @@
  * starts them, and a bad count is a usage error.
  */
 import assert from "node:assert/strict";
-import { connect, type Socket } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import process from "node:process";
 import { after, before, describe, it } from "node:test";
 import { DENO_PERMISSIONS, runtimeCommand } from "../lib/runtime/mod.ts";
@@ -325,6 +325,35 @@ describe("--workers on the command line", () => {
     });
   }
 
+  it("will not share a port something else listens on (SO_REUSEPORT would let it)", SLOW, async () => {
+    const holder = await listenOn(0);
+    try {
+      const port = (holder.address() as { port: number }).port;
+      const nowhere = `127.0.0.1:${await freePort()}`;
+      const gate = await startProcess("gate.ts", [String(port), "--workers", "2", "--distributor", nowhere], {
+        waitForListen: false,
+      });
+      assert.equal(await closed(gate), 1, gate.output.join("\n"));
+      assert.match(gate.output.join("\n"), /cannot listen|EADDRINUSE|in use/i);
+    } finally {
+      holder.close();
+    }
+  });
+
+  it("stops at once when asked while its workers still wait for NATS", SLOW, async () => {
+    const nowhere = `nats://127.0.0.1:${await freePort()}`;
+    const gate = await startProcess("gate.ts", ["0", "--workers", "2", "--mesh", nowhere], { waitForListen: false });
+    await eventually(
+      () => gate.output.some((line) => line.includes("worker 2 started")) || undefined,
+      30_000,
+      "workers",
+    );
+    const askedAt = Date.now();
+    gate.signal("SIGTERM");
+    assert.equal(await closed(gate), 0, gate.output.join("\n"));
+    assert.ok(Date.now() - askedAt < 15_000, `stopped after ${Date.now() - askedAt} ms`);
+  });
+
   it("gives every worker the one live-page token it logs, off loopback", SLOW, async () => {
     const nowhere = `127.0.0.1:${await freePort()}`;
     const gate = await startProcess("gate.ts", [
@@ -392,3 +421,12 @@ describe("--workers on the command line", () => {
     }
   });
 });
+
+/** A plain TCP listener on 127.0.0.1 (no SO_REUSEPORT): what holds a port a gateway must not share. */
+function listenOn(port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer((socket) => socket.destroy());
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve(server));
+  });
+}

@@ -47,6 +47,8 @@ export interface WorkersOptions {
   format: LogFormat;
   /** Added to each worker's environment. */
   env?: Record<string, string>;
+  /** Aborted when a stop is asked for before every worker listens (one waiting for NATS, say). */
+  stopping?: AbortSignal;
 }
 
 export interface Workers {
@@ -66,8 +68,9 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  // A worker started on port 0 would get a port of its own: a free one is found first, then given to all.
-  const port = options.port || await freePort(options.hostname);
+  // A worker started on port 0 would get a port of its own: a free one is found first, then given to all. A port
+  // given is tried alone first: SO_REUSEPORT would let the workers share it with whatever holds it already.
+  const port = await portToShare(options.hostname, options.port);
   let gaveUp!: (reason: string) => void;
   const failed = new Promise<never>((_, reject) => gaveUp = (reason) => reject(new Error(reason)));
   const supervisors = Array.from({ length: count }, (_, index) =>
@@ -87,18 +90,26 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
     await Promise.all(supervisors.map((supervisor) => supervisor.stop()));
   };
   for (const supervisor of supervisors) supervisor.start();
+  const stopped = new Promise<never>((_, reject) => {
+    const abort = () => reject(new Error("asked to stop while the workers were starting"));
+    if (options.stopping?.aborted) abort();
+    else options.stopping?.addEventListener("abort", abort, { once: true });
+  });
   try {
-    const [address] = await Promise.race([Promise.all(supervisors.map((supervisor) => supervisor.listening)), failed]);
+    const listening = Promise.all(supervisors.map((supervisor) => supervisor.listening));
+    const [address] = await Promise.race([listening, failed, stopped]);
     if (!("port" in address)) throw new Error("a gateway worker listens on no port");
     return { address, stopRestarting, stop };
   } catch (error) {
+    stopRestarting();
     await stop();
     throw error;
   }
 }
 
-async function freePort(hostname: string): Promise<number> {
-  const listener = await tcpImplementation().listen({ hostname, port: 0 }, () => ({
+/** The port the workers will share: `port` if nothing listens on it (else its EADDRINUSE), or a free one for 0. */
+async function portToShare(hostname: string, port: number): Promise<number> {
+  const listener = await tcpImplementation().listen({ hostname, port }, () => ({
     data() {},
     drain() {},
     close() {},
