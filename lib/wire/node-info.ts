@@ -57,19 +57,6 @@ export function entryBytes(node: NodeInfo): number {
   return Buffer.byteLength(json) + 4 * (json.split("¶").length - 1);
 }
 
-/** Bytes of the notification frame listing entries of these sizes: the packet around them, commas, the `¶`. */
-export function notificationBytes(entrySizes: Iterable<number>): number {
-  let bytes = NOTIFICATION_OVERHEAD;
-  let count = 0;
-  for (const size of entrySizes) {
-    bytes += size;
-    count++;
-  }
-  return bytes + Math.max(0, count - 1);
-}
-
-const NOTIFICATION_OVERHEAD = Buffer.byteLength(`{"uri":"/distributes","method":"GET","key":0,"params":[]}¶`);
-
 /** `::ffff:127.0.0.1` (how a dual-stack listener sees an IPv4 peer) is reached as `127.0.0.1` on every runtime. */
 export function reachableHost(host: string): string {
   return host.startsWith("::ffff:") && host.includes(".") ? host.slice(7) : host;

@@ -17,6 +17,7 @@
  * Changes are spaced by the distributor's pacing (lists of big meshes are sent at most ALL_LISTS_RATE bytes a
  * second), so each is measured alone, not held back behind the previous one.
  */
+import { Buffer } from "node:buffer";
 import type { Logger } from "../../../lib/log.ts";
 import { joinMesh } from "../../../lib/mesh/mesh.ts";
 import type { RuntimeName } from "../../../lib/runtime/mod.ts";
@@ -24,7 +25,7 @@ import { listenPackets } from "../../../lib/tcp/server.ts";
 import { frameText, utf8 } from "../../../lib/wire/codec.ts";
 import { isPing, pong } from "../../../lib/wire/heartbeat.ts";
 import { LIST_CHANGES_PROTOCOL, nodeListPacket } from "../../../lib/wire/node-changes.ts";
-import { entryBytes, notificationBytes } from "../../../lib/wire/node-info.ts";
+import { entryBytes } from "../../../lib/wire/node-info.ts";
 import type { NodeInfo } from "../../../lib/wire/packet.ts";
 import { delay, type RunningProcess, startProcess } from "../../../tests/support/processes.ts";
 import { median, waitUntil } from "./poll.ts";
@@ -54,7 +55,10 @@ function simulatedSelf(name: string, port: number): NodeInfo {
   return { port, name, urls: [`GET/${name}`, `POST/${name}`], host: "127.0.0.1", pilcrow: LIST_CHANGES_PROTOCOL };
 }
 
-const listBytes = (nodes: NodeInfo[]) => notificationBytes(nodes.map(entryBytes));
+/** Bytes of the book's notification frame listing these nodes: the packet around their entries, commas, the `¶`. */
+const listBytes = (nodes: NodeInfo[]) =>
+  NOTIFICATION_OVERHEAD + nodes.reduce((sum, node) => sum + entryBytes(node), 0) + Math.max(0, nodes.length - 1);
+const NOTIFICATION_OVERHEAD = Buffer.byteLength(`{"uri":"/distributes","method":"GET","key":0,"params":[]}¶`);
 
 export async function measureDistributorGrowth(
   nodes: number,
