@@ -5,19 +5,14 @@
  */
 import { Backoff, RECONNECT_BACKOFF } from "../backoff.ts";
 import type { Logger } from "../log.ts";
+import { PendingRequests } from "../pending-requests.ts";
 import { tcpImplementation } from "../runtime/mod.ts";
 import type { TcpImplementation } from "../runtime/types.ts";
 import { Answer } from "../wire/answer.ts";
 import type { FrameProblem } from "../wire/codec.ts";
 import type { Packet } from "../wire/packet.ts";
 import { type ConnectionOptions, type ConnectionProblem, PacketConnection } from "./connection.ts";
-import {
-  AnswerTooLargeError,
-  ConnectionLostError,
-  NotConnectedError,
-  RequestTimeoutError,
-  UnsendableError,
-} from "./errors.ts";
+import { AnswerTooLargeError, ConnectionLostError, NotConnectedError, UnsendableError } from "./errors.ts";
 import { ClientHandshake, describeIdentity, HANDSHAKE_TIMEOUT_MS, type MeshIdentity } from "./handshake.ts";
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
@@ -44,27 +39,12 @@ export interface PacketClientOptions extends ConnectionOptions {
   tcp?: TcpImplementation;
 }
 
-interface Pending {
-  resolve(answer: Answer): void;
-  reject(error: Error): void;
-  /** Date.now() past which the request has timed out. */
-  deadline: number;
-  timeoutMs: number;
-}
-
-/**
- * How often timeouts are checked: one sweeping timer per client instead of a timer per request (which cost
- * Deno 40% of its TCP throughput). A timeout may fire up to this much late.
- */
-const SWEEP_MS = 50;
-
 export class PacketClient {
   readonly endpoint: string;
   #options: PacketClientOptions;
   #tcp: TcpImplementation;
   #connection: PacketConnection | undefined;
-  #pending = new Map<number, Pending>();
-  #sweeper: ReturnType<typeof setInterval> | undefined;
+  #pending = new PendingRequests<number, Answer>(() => this.#closeIfRetiredAndIdle());
   #reconnectBackoff = new Backoff(RECONNECT_BACKOFF);
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #connecting = false;
@@ -120,30 +100,9 @@ export class PacketClient {
     const connection = this.#connection;
     if (!connection || !this.connected || this.#retiring) return Promise.reject(new NotConnectedError(this.endpoint));
     if (this.#pending.has(packet.key)) return Promise.reject(new Error(`key ${packet.key} is already in flight`));
-    return new Promise<Answer>((resolve, reject) => {
-      this.#pending.set(packet.key, { resolve, reject, deadline: Date.now() + timeoutMs, timeoutMs });
-      this.#sweeper ??= setInterval(() => this.#expire(), SWEEP_MS);
-      if (connection.send(packet)) return;
-      this.#pending.delete(packet.key);
-      reject(new UnsendableError(this.endpoint));
-    });
-  }
-
-  /** Fails the requests past their deadline; stops sweeping when none is left. */
-  #expire(): void {
-    const now = Date.now();
-    for (const [key, pending] of this.#pending) {
-      if (now < pending.deadline) continue;
-      this.#pending.delete(key);
-      pending.reject(new RequestTimeoutError(pending.timeoutMs));
-    }
-    if (this.#pending.size === 0) this.#stopSweeping();
-    this.#closeIfRetiredAndIdle();
-  }
-
-  #stopSweeping(): void {
-    clearInterval(this.#sweeper);
-    this.#sweeper = undefined;
+    const answer = this.#pending.wait(packet.key, timeoutMs);
+    if (!connection.send(packet)) this.#pending.fail(packet.key, new UnsendableError(this.endpoint));
+    return answer;
   }
 
   /**
@@ -162,7 +121,7 @@ export class PacketClient {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
     this.#connection?.end();
-    this.#failPending();
+    this.#pending.failAll(new ConnectionLostError(this.endpoint));
   }
 
   async #connect(): Promise<void> {
@@ -249,11 +208,7 @@ export class PacketClient {
 
   /** Gives the request in flight with this key its answer; false when none is. */
   #settle(key: number, answer: Answer): boolean {
-    const pending = this.#pending.get(key);
-    if (!pending) return false;
-    this.#pending.delete(key);
-    if (this.#pending.size === 0) this.#stopSweeping();
-    pending.resolve(answer);
+    if (!this.#pending.settle(key, answer)) return false;
     this.#closeIfRetiredAndIdle();
     return true;
   }
@@ -263,12 +218,8 @@ export class PacketClient {
     this.#options.log.warn("bad frame from", this.endpoint, problem.kind);
     this.#options.log.debug("bad frame", problem);
     if (problem.kind !== "frame-too-large" || problem.key === undefined) return;
-    const pending = this.#pending.get(problem.key);
-    if (!pending) return;
-    this.#pending.delete(problem.key);
-    if (this.#pending.size === 0) this.#stopSweeping();
-    pending.reject(new AnswerTooLargeError(this.endpoint, problem.bytes, problem.limit));
-    this.#closeIfRetiredAndIdle();
+    const error = new AnswerTooLargeError(this.endpoint, problem.bytes, problem.limit);
+    if (this.#pending.fail(problem.key, error)) this.#closeIfRetiredAndIdle();
   }
 
   #closeIfRetiredAndIdle(): void {
@@ -279,18 +230,9 @@ export class PacketClient {
     this.#handshakeFailed("the peer closed the connection");
     this.#handshake = undefined;
     this.#connection = undefined;
-    this.#failPending();
+    this.#pending.failAll(new ConnectionLostError(this.endpoint));
     this.#options.disconnected?.(this, error);
     this.#scheduleReconnect();
-  }
-
-  #failPending(): void {
-    if (this.#pending.size === 0) return;
-    const lost = new ConnectionLostError(this.endpoint);
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
-    this.#stopSweeping();
-    for (const { reject } of pending) reject(lost);
   }
 
   #scheduleReconnect(): void {
