@@ -1,7 +1,7 @@
 /**
  * A packet connection over any runtime's TcpSocket: decodes incoming frames, and coalesces outgoing
- * packets into writes of FLUSH_AT_CHARS, the rest at the end of the event-loop turn (coalescing was the measured
- * 2–3× win, ARCHITECTURE.md). Back-pressure:
+ * packets into writes of FLUSH_AT_CHARS, the rest at the end of the event-loop turn (lib/write-queue.ts;
+ * coalescing was the measured 2–3× win, ARCHITECTURE.md). Back-pressure:
  * when the runtime's buffer is full, answering sides stop reading from that peer until it drains; and
  * a peer that stops reading cannot make us buffer more than `maxBufferedBytes` — it is disconnected.
  */
@@ -10,6 +10,9 @@ import type { TcpHandlers, TcpSocket } from "../runtime/types.ts";
 import type { Answer } from "../wire/answer.ts";
 import { type FrameBudget, FrameDecoder, type FrameProblem, frameText, utf8 } from "../wire/codec.ts";
 import type { Packet } from "../wire/packet.ts";
+import { WriteQueue } from "../write-queue.ts";
+
+export { FLUSH_AT_CHARS } from "../write-queue.ts";
 
 export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 /**
@@ -18,15 +21,6 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
  * 10 s only below 0.8 Mbit/s, so 10 s frees what a stalled or trickling peer holds without cutting real ones.
  */
 export const DEFAULT_FRAME_DEADLINE_MS = 10_000;
-/**
- * Queued text above which a connection writes at once instead of waiting for the end of the turn. Small, so that
- * the peer starts on the first packets of a busy turn while this side still makes the rest: written only at the
- * turn's end, the gateway's batch of requests and the service's batch of answers made the two take turns, each
- * idle while the other worked (2 cores, wrk -c50, GET /goods: Node 21k → 28k req/s, Deno 20k → 25k, Bun within
- * its noise; 1 KB wrote too often, 16 KB was close to 4 KB). It also keeps a peer that does not read from making
- * this side queue much before the write that blocks, and reads from it stop.
- */
-export const FLUSH_AT_CHARS = 4 * 1024;
 
 export interface ConnectionOptions {
   maxFrameBytes?: number;
@@ -72,9 +66,7 @@ export class PacketConnection {
   #socket: TcpSocket;
   #events: ConnectionEvents;
   #decoder: FrameDecoder;
-  #outbox: string[] = [];
-  #outboxChars = 0;
-  #flushScheduled = false;
+  #outbox = new WriteQueue<string>((frames) => this.#write(frames));
   #blocked = false;
   /** destroy() was called: nothing more is read, written or reported, though `close` may not have come yet. */
   #destroyed = false;
@@ -169,23 +161,15 @@ export class PacketConnection {
   /** Queues an already-encoded frame (to send one notification to many peers without encoding it again). */
   sendFrame(frame: string): boolean {
     if (this.#destroyed || this.#closed) return false;
-    this.#outbox.push(frame);
-    this.#outboxChars += frame.length;
-    if (this.#blocked) {
-      this.#checkOverflow();
-    } else if (this.#outboxChars >= FLUSH_AT_CHARS) {
-      this.#flush();
-    } else if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(() => this.#flush());
-    }
+    this.#outbox.add(frame, frame.length);
+    if (this.#blocked) this.#checkOverflow();
     return true;
   }
 
   /** Closes after everything queued has been written. */
   end(): void {
     if (this.#destroyed || this.#closed) return;
-    this.#flush();
+    this.#outbox.flush();
     this.#socket.end();
   }
 
@@ -253,34 +237,32 @@ export class PacketConnection {
     this.#decoder.stop();
     clearTimeout(this.#deadlineTimer);
     this.#deadlineTimer = undefined;
-    this.#outbox = [];
-    this.#outboxChars = 0;
+    this.#outbox.clear();
     this.#waiting = [];
   }
 
-  #flush(): void {
-    this.#flushScheduled = false;
-    if (this.#destroyed || this.#closed || this.#blocked || this.#outbox.length === 0) return;
-    const text = this.#outbox.length === 1 ? this.#outbox[0] : this.#outbox.join("");
-    this.#outbox = [];
-    this.#outboxChars = 0;
-    if (!this.#socket.write(utf8(text))) {
+  /** The outbox's writes: none while the socket is blocked (kept until it drains); none once closed (dropped). */
+  #write(frames: string[]): boolean {
+    if (this.#destroyed || this.#closed) return true;
+    if (this.#blocked) return false;
+    if (!this.#socket.write(utf8(frames.length === 1 ? frames[0] : frames.join("")))) {
       this.#blocked = true;
       if (this.#pauseReadsWhenBlocked) this.#socket.pause();
       this.#checkOverflow();
     }
+    return true;
   }
 
   #drained(): void {
     this.#blocked = false;
     if (this.#pauseReadsWhenBlocked && this.#waiting.length === 0) this.#socket.resume();
-    this.#flush();
+    this.#outbox.flush();
   }
 
   /** UTF-16 length undercounts bytes by at most 3×; the limit is a safety net, not an accounting. */
   #checkOverflow(): void {
     if (this.#destroyed) return;
-    const buffered = this.#socket.bufferedBytes + this.#outboxChars;
+    const buffered = this.#socket.bufferedBytes + this.#outbox.chars;
     if (buffered <= this.#maxBufferedBytes) return;
     this.#events.problem({ kind: "peer-not-reading", bufferedBytes: buffered, limit: this.#maxBufferedBytes }, this);
     this.destroy();
