@@ -5,13 +5,40 @@
  */
 import { createInbox, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import type { Logger } from "../../log.ts";
+import { PendingRequests } from "../../pending-requests.ts";
 import { exit } from "../../runtime/mod.ts";
+import { WriteQueue } from "../../write-queue.ts";
 import type { InstanceLink, LinkEvents } from "../link.ts";
 import { connectNats } from "./connect.ts";
 import { NatsLink } from "./link.ts";
 import type { NatsSettings } from "./settings.ts";
 
 export type BusListener = (up: boolean) => void;
+
+/** NATS said at once that nobody subscribes to the subject: the request was delivered to no one. */
+export class NoRespondersError extends Error {
+  override name = "NoRespondersError";
+  constructor() {
+    super("nobody subscribes to the subject");
+  }
+}
+
+/**
+ * Where the answers to this node's requests come: one subscription to `<inbox>.*`, each request's reply subject
+ * `<inbox>.<token>`, as nats.js's own requests do, but waited for in PendingRequests (one sweeping timer, no
+ * Error made per request; see there).
+ */
+interface Replies {
+  inbox: string;
+  pending: PendingRequests<string, Msg>;
+}
+
+/** A request waiting in the outbox. */
+interface Outgoing {
+  subject: string;
+  text: string;
+  token: string;
+}
 
 export class NatsBus {
   readonly connection: NatsConnection;
@@ -24,6 +51,10 @@ export class NatsBus {
   #up = true;
   #listeners = new Set<BusListener>();
   #closing = false;
+  #replies: Replies | undefined;
+  #nextToken = 0;
+  /** Requests are published together, as a TCP connection writes its frames (lib/write-queue.ts says why). */
+  #outbox = new WriteQueue<Outgoing>((requests) => this.#publishRequests(requests));
   #lost!: (why: string) => void;
   /** Settles when the connection closed for good without `close` (nats.js stopped reconnecting): why. */
   readonly lost: Promise<string> = new Promise((resolve) => this.#lost = resolve);
@@ -57,6 +88,7 @@ export class NatsBus {
   /** Closes the connection, after writing what is queued (a last leave). */
   async close(): Promise<void> {
     this.#closing = true;
+    this.#outbox.flush();
     await this.connection.close();
   }
 
@@ -88,8 +120,42 @@ export class NatsBus {
     this.connection.publish(subject, text, reply === undefined ? undefined : { reply });
   }
 
+  /**
+   * Sends `text` to `subject` and waits for one reply: it fails with NoRespondersError when nobody subscribes,
+   * RequestTimeoutError past `timeoutMs`, or the reason NATS refused to send it (larger than the server takes,
+   * the connection closed).
+   */
   request(subject: string, text: string, timeoutMs: number): Promise<Msg> {
-    return this.connection.request(subject, text, { timeout: Math.max(1, Math.ceil(timeoutMs)) });
+    const replies = this.#replies ??= this.#listenForReplies();
+    const token = (this.#nextToken++).toString(36);
+    const reply = replies.pending.wait(token, timeoutMs);
+    this.#outbox.add({ subject, text, token }, text.length);
+    return reply;
+  }
+
+  #publishRequests(requests: Outgoing[]): boolean {
+    const { inbox, pending } = this.#replies!;
+    for (const { subject, text, token } of requests) {
+      try {
+        this.connection.publish(subject, text, { reply: `${inbox}.${token}` });
+      } catch (error) {
+        pending.fail(token, error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+    return true;
+  }
+
+  #listenForReplies(): Replies {
+    const replies: Replies = { inbox: createInbox(), pending: new PendingRequests() };
+    const head = replies.inbox.length + 1;
+    this.subscribe(`${replies.inbox}.*`, (message) => {
+      const token = message.subject.slice(head);
+      // NATS's "no responders" is an empty message with status 503 (sent because nats.js asks for it on connect).
+      if (message.data.length === 0 && message.headers?.code === 503) {
+        replies.pending.fail(token, new NoRespondersError());
+      } else replies.pending.settle(token, message);
+    });
+    return replies;
   }
 
   async #watch(): Promise<void> {

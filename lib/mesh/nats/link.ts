@@ -6,14 +6,13 @@
  * drained), NATS answers "no responders" at once, so the request is known not to have been delivered — it may go
  * to another instance whatever its method — and the instance is reported gone (`vanished`) instead of waited for.
  */
-import { errors, type Msg } from "@nats-io/transport-node";
 import { Backoff, RECONNECT_BACKOFF } from "../../backoff.ts";
 import { ConnectionLostError, NotConnectedError, RequestTimeoutError, UnsendableError } from "../../tcp/errors.ts";
 import { Answer } from "../../wire/answer.ts";
 import type { Packet } from "../../wire/packet.ts";
 import type { MeshAnswer } from "../core.ts";
 import type { InstanceLink, LinkEvents } from "../link.ts";
-import type { NatsBus } from "./bus.ts";
+import { type NatsBus, NoRespondersError } from "./bus.ts";
 
 /** A ping waits this long for its pong: liveness, not this timeout, decides when an instance is gone. */
 const PING_TIMEOUT_MS = 10_000;
@@ -67,7 +66,7 @@ export class NatsLink implements InstanceLink {
       },
       (error) => {
         // A pong that never comes is liveness's to judge; nobody subscribed means gone now.
-        if (isNoResponders(error)) this.#gone();
+        if (error instanceof NoRespondersError) this.#gone();
       },
     );
     return true;
@@ -87,14 +86,7 @@ export class NatsLink implements InstanceLink {
         reject(error);
       };
       this.#pending.add(fail);
-      let sent: Promise<Msg>;
-      try {
-        sent = this.#bus.request(this.subject, text, timeoutMs);
-      } catch {
-        // Refused before sending (larger than the server's max_payload, say).
-        return fail(new UnsendableError(this.subject));
-      }
-      sent.then(
+      this.#bus.request(this.subject, text, timeoutMs).then(
         (message) => {
           // Already failed: the link went down first, and the caller has moved on.
           if (!this.#pending.delete(fail)) return;
@@ -104,11 +96,12 @@ export class NatsLink implements InstanceLink {
         },
         (error) => {
           if (!this.#pending.has(fail)) return;
-          if (isNoResponders(error)) {
+          if (error instanceof NoRespondersError) {
             // Delivered to nobody: safe to send elsewhere, whatever the method.
             fail(new NotConnectedError(this.subject));
             this.#gone();
-          } else if (isTimeout(error)) fail(new RequestTimeoutError(timeoutMs));
+          } else if (error instanceof RequestTimeoutError) fail(error);
+          // Refused before sending (larger than the server's max_payload, say).
           else fail(new UnsendableError(this.subject));
         },
       );
@@ -180,13 +173,4 @@ export class NatsLink implements InstanceLink {
     this.#bus.log.warn("answer that is not a JSON packet", this.subject, `${text.length} characters`);
     return undefined;
   }
-}
-
-/** NATS told the requester that nobody subscribes to the subject: the message went nowhere. */
-function isNoResponders(error: unknown): boolean {
-  return error instanceof errors.RequestError && error.isNoResponders();
-}
-
-function isTimeout(error: unknown): boolean {
-  return error instanceof errors.TimeoutError;
 }
