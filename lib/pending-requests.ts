@@ -2,8 +2,8 @@
  * Requests waiting for their answers, by key, each with its own deadline: the one way both meshes wait
  * (lib/tcp/client.ts for a TCP peer, lib/mesh/nats/bus.ts for NATS). Deadlines are checked by one sweeping timer
  * per set instead of a timer per request: a timer per request cost Deno 40% of its TCP throughput, and nats.js's
- * own request (a timer, a race and an Error per request) a fifth of the gateway's CPU over NATS. So a timeout may
- * fire up to SWEEP_MS late.
+ * own request (a timer, a race and two Errors with their stacks per request) a fifth of the gateway's CPU over
+ * NATS. So a timeout may fire up to SWEEP_MS late.
  */
 import { RequestTimeoutError } from "./tcp/errors.ts";
 
@@ -35,8 +35,9 @@ export class PendingRequests<K, A> {
     return this.#waiting.has(key);
   }
 
-  /** Waits for the answer of `key` (which must not be waited for already), or fails with RequestTimeoutError. */
+  /** Waits for the answer of `key`, or fails with RequestTimeoutError; fails at once if `key` is waited for. */
   wait(key: K, timeoutMs: number): Promise<A> {
+    if (this.#waiting.has(key)) return Promise.reject(new Error(`key ${String(key)} is already in flight`));
     return new Promise<A>((resolve, reject) => {
       this.#waiting.set(key, { resolve, reject, deadline: Date.now() + timeoutMs, timeoutMs });
       this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_MS);

@@ -1,9 +1,11 @@
 /**
  * What a node sends, queued to go out together: at once when FLUSH_AT_CHARS are queued, else at the end of the
  * event-loop turn. The one policy for both meshes: a TCP connection's frames (lib/tcp/connection.ts) and a node's
- * requests over NATS (lib/mesh/nats/bus.ts). Written one by one, each request or answer was a system call of its
- * own: a fifth of the gateway's CPU per request over NATS, where nats.js writes what was published at the end of
- * each microtask checkpoint, which HTTP servers reach after every request.
+ * requests over NATS (lib/mesh/nats/bus.ts). Published one by one, each request over NATS was a system call of
+ * its own (a fifth of the gateway's CPU per request): nats.js writes what was published at the end of each
+ * microtask checkpoint, which an HTTP server reaches after every request. Published together, they are one
+ * write. (NATS answers need no queue: a service handles the requests of one read together, and nats.js writes
+ * their answers together.)
  */
 import { setImmediate } from "node:timers";
 
@@ -23,7 +25,10 @@ export class WriteQueue<T> {
   #scheduled = false;
   #write: (items: T[]) => boolean;
 
-  /** `write`: writes the items in order, or returns false to keep them queued (the socket is blocked, say). */
+  /**
+   * `write`: writes the items in order and returns true, or returns false having written none of them, to keep
+   * them all queued (the socket is blocked, say).
+   */
   constructor(write: (items: T[]) => boolean) {
     this.#write = write;
   }
@@ -62,7 +67,7 @@ export class WriteQueue<T> {
     this.#chars = chars;
   }
 
-  /** Drops what is queued (the connection is gone). */
+  /** Drops what is queued (the connection is gone); a flush already scheduled then finds nothing. */
   clear(): void {
     this.#items = [];
     this.#chars = 0;

@@ -101,7 +101,14 @@ export class PacketClient {
     if (!connection || !this.connected || this.#retiring) return Promise.reject(new NotConnectedError(this.endpoint));
     if (this.#pending.has(packet.key)) return Promise.reject(new Error(`key ${packet.key} is already in flight`));
     const answer = this.#pending.wait(packet.key, timeoutMs);
-    if (!connection.send(packet)) this.#pending.fail(packet.key, new UnsendableError(this.endpoint));
+    let sent: boolean;
+    try {
+      sent = connection.send(packet);
+    } catch {
+      sent = false;
+    }
+    // Refused, or thrown by the runtime's write: the request fails now, and nothing of it is left waiting.
+    if (!sent) this.#pending.fail(packet.key, new UnsendableError(this.endpoint));
     return answer;
   }
 

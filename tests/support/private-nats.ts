@@ -43,6 +43,8 @@ export interface PrivateNatsOptions {
   auth?: PrivateNatsAuth;
   /** TLS with a test CA (`nats.pki`); `verifyClients`: a client must show a certificate the CA signed. */
   tls?: { verifyClients?: boolean };
+  /** The largest message the server takes (its max_payload; NATS's default is 1 MB). */
+  maxPayload?: number;
 }
 
 export interface PrivateNats {
@@ -78,6 +80,7 @@ export async function startPrivateNats(options: PrivateNatsOptions = {}): Promis
     `listen: "127.0.0.1:${port}"`,
     ...authConfig(options.auth, creds?.config),
     ...(pki ? tlsConfig(pki, options.tls?.verifyClients ?? false) : []),
+    ...(options.maxPayload === undefined ? [] : [`max_payload: ${options.maxPayload}`]),
   ].join("\n");
   const configFile = join(dir, "nats.conf");
   writeFileSync(configFile, `${config}\n`);

@@ -3,10 +3,11 @@
  * the subjects of this mesh, and requests whose failures read as the TCP mesh's (lib/tcp/errors.ts), so that
  * request.ts handles both meshes alike.
  */
-import { createInbox, type Msg, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { createInbox, type Msg, type NatsConnection, nuid, type Subscription } from "@nats-io/transport-node";
 import type { Logger } from "../../log.ts";
 import { PendingRequests } from "../../pending-requests.ts";
 import { exit } from "../../runtime/mod.ts";
+import { ConnectionLostError } from "../../tcp/errors.ts";
 import { WriteQueue } from "../../write-queue.ts";
 import type { InstanceLink, LinkEvents } from "../link.ts";
 import { connectNats } from "./connect.ts";
@@ -25,8 +26,10 @@ export class NoRespondersError extends Error {
 
 /**
  * Where the answers to this node's requests come: one subscription to `<inbox>.*`, each request's reply subject
- * `<inbox>.<token>`, as nats.js's own requests do, but waited for in PendingRequests (one sweeping timer, no
- * Error made per request; see there).
+ * `<inbox>.<token>` with a token from nats.js's nuid, as nats.js's own requests do, but waited for in
+ * PendingRequests (one sweeping timer, no Error made per request; see there). Anyone who may publish to the
+ * inbox could answer in an instance's place, as with nats.js's requests: NATS permissions (allow_responses)
+ * are what keeps others from it.
  */
 interface Replies {
   inbox: string;
@@ -52,7 +55,6 @@ export class NatsBus {
   #listeners = new Set<BusListener>();
   #closing = false;
   #replies: Replies | undefined;
-  #nextToken = 0;
   /** Requests are published together, as a TCP connection writes its frames (lib/write-queue.ts says why). */
   #outbox = new WriteQueue<Outgoing>((requests) => this.#publishRequests(requests));
   #lost!: (why: string) => void;
@@ -85,10 +87,14 @@ export class NatsBus {
     return subject.startsWith(head) && /^[A-Za-z0-9_-]{1,64}$/.test(subject.slice(head.length));
   }
 
-  /** Closes the connection, after writing what is queued (a last leave). */
+  /**
+   * Closes the connection, after writing what was published (a last leave). Requests not sent yet are not sent,
+   * and every request still waiting fails: no answer could reach it now.
+   */
   async close(): Promise<void> {
     this.#closing = true;
-    this.#outbox.flush();
+    this.#outbox.clear();
+    this.#forgetReplies("the NATS connection was closed");
     await this.connection.close();
   }
 
@@ -126,8 +132,14 @@ export class NatsBus {
    * the connection closed).
    */
   request(subject: string, text: string, timeoutMs: number): Promise<Msg> {
-    const replies = this.#replies ??= this.#listenForReplies();
-    const token = (this.#nextToken++).toString(36);
+    let replies: Replies;
+    try {
+      replies = this.#replies ??= this.#listenForReplies();
+    } catch (error) {
+      // The connection is closed or draining: nats.js refuses a new subscription at once.
+      return Promise.reject(error);
+    }
+    const token = nuid.next();
     const reply = replies.pending.wait(token, timeoutMs);
     this.#outbox.add({ subject, text, token }, text.length);
     return reply;
@@ -148,14 +160,29 @@ export class NatsBus {
   #listenForReplies(): Replies {
     const replies: Replies = { inbox: createInbox(), pending: new PendingRequests() };
     const head = replies.inbox.length + 1;
-    this.subscribe(`${replies.inbox}.*`, (message) => {
-      const token = message.subject.slice(head);
-      // NATS's "no responders" is an empty message with status 503 (sent because nats.js asks for it on connect).
-      if (message.data.length === 0 && message.headers?.code === 503) {
-        replies.pending.fail(token, new NoRespondersError());
-      } else replies.pending.settle(token, message);
+    this.connection.subscribe(`${replies.inbox}.*`, {
+      callback: (error, message) => {
+        if (error) {
+          // Refused (a permission the server withholds): nats.js has dropped the subscription. What waits fails
+          // now instead of at its timeout, and the next request subscribes anew, as nats.js's own requests did.
+          this.log.warn("NATS reply subscription failed", error.message);
+          return this.#forgetReplies(`the NATS reply subscription failed: ${error.message}`);
+        }
+        const token = message.subject.slice(head);
+        // "No responders" is an empty message with status 503 (sent because nats.js asks for it on connect).
+        if (message.data.length === 0 && message.headers?.code === 503) {
+          replies.pending.fail(token, new NoRespondersError());
+        } else replies.pending.settle(token, message);
+      },
     });
     return replies;
+  }
+
+  /** Fails every request waiting for a reply, and forgets the reply subscription (it is gone). */
+  #forgetReplies(why: string): void {
+    const replies = this.#replies;
+    this.#replies = undefined;
+    replies?.pending.failAll(new ConnectionLostError(why));
   }
 
   async #watch(): Promise<void> {
@@ -167,6 +194,7 @@ export class NatsBus {
       }
     }
     this.#set(false);
+    this.#forgetReplies("the NATS connection was closed");
     if (this.#closing) return;
     // nats.js gives up only on what retrying cannot mend (authorization refused again and again, say).
     const error = await this.connection.closed();

@@ -101,7 +101,8 @@ export class NatsLink implements InstanceLink {
             fail(new NotConnectedError(this.subject));
             this.#gone();
           } else if (error instanceof RequestTimeoutError) fail(error);
-          // Refused before sending (larger than the server's max_payload, say).
+          // Refused by nats.js (larger than the server's max_payload, a closed or draining connection), or the
+          // reply subscription is gone: whether the instance got it is unknown, as with a connection lost.
           else fail(new UnsendableError(this.subject));
         },
       );
