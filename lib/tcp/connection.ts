@@ -1,7 +1,7 @@
 /**
  * A packet connection over any runtime's TcpSocket: decodes incoming frames, and coalesces outgoing
  * packets into writes of FLUSH_AT_CHARS, the rest at the end of the event-loop turn (lib/write-queue.ts;
- * coalescing was the measured 2–3× win, ARCHITECTURE.md). Back-pressure:
+ * coalescing was the measured 2–3× win for the TCP hop). Back-pressure:
  * when the runtime's buffer is full, answering sides stop reading from that peer until it drains; and
  * a peer that stops reading cannot make us buffer more than `maxBufferedBytes` — it is disconnected.
  */
