@@ -2,7 +2,13 @@
  * SQLite on Node: better-sqlite3 12.x (an optional dependency; 13.x needs Node 22). Imported only on Node
  * (sqlite.ts), so Bun and Deno never load its native addon.
  */
-import type { DriverDatabase, SqliteDriver } from "./sqlite.ts";
+import type { DriverDatabase, DriverStatement, SqliteDriver } from "./sqlite.ts";
+
+/** What better-sqlite3's Statement has beyond the common shape: `raw` is for statements that return rows only. */
+interface BetterStatement extends DriverStatement {
+  readonly reader: boolean;
+  raw(on: boolean): void;
+}
 
 // A specifier in a variable: the package ships no types, and the little used of it is typed by DriverDatabase.
 const PACKAGE = "better-sqlite3";
@@ -18,5 +24,13 @@ export async function betterSqliteDriver(): Promise<SqliteDriver> {
       { cause: error },
     );
   }
-  return { open: (path) => new Database(path) };
+  return {
+    open: (path) => new Database(path),
+    readArrays(statement) {
+      const better = statement as BetterStatement;
+      if (!better.reader) return undefined;
+      better.raw(true);
+      return better.columns().map((column) => column.name);
+    },
+  };
 }

@@ -49,6 +49,12 @@ export class SqliteFailure extends Error {
 /** What each driver file provides: its Database and Statement have the same shape in both. */
 export interface SqliteDriver {
   open(path: string): DriverDatabase;
+  /**
+   * Switches a statement to giving its rows as arrays, and gives its column names; undefined (nothing switched)
+   * when the statement returns no rows, or where this driver makes objects faster than JavaScript does (see
+   * Connection#prepared).
+   */
+  readArrays(statement: DriverStatement): string[] | undefined;
 }
 
 export interface DriverDatabase {
@@ -57,10 +63,14 @@ export interface DriverDatabase {
   close(): void;
 }
 
+/** A row as the driver gives it: an object by column name, or the values in column order (`readArrays`). */
+export type DriverRow = Record<string, SqliteValue> | SqliteValue[];
+
 export interface DriverStatement {
   run(...params: SqliteValue[]): { changes: number | bigint; lastInsertRowid: number | bigint };
-  all(...params: SqliteValue[]): Record<string, SqliteValue>[];
-  get(...params: SqliteValue[]): Record<string, SqliteValue> | undefined;
+  all(...params: SqliteValue[]): DriverRow[];
+  get(...params: SqliteValue[]): DriverRow | undefined;
+  columns(): { name: string }[];
 }
 
 let driver: Promise<SqliteDriver> | undefined;
@@ -75,16 +85,22 @@ function loadDriver(): Promise<SqliteDriver> {
 /** Opens (creating if needed) the database at `path`, or a private one in memory for `:memory:`. */
 export async function openSqlite(path: string): Promise<SqliteConnection> {
   const loaded = await loadDriver();
-  return new Connection(guard(() => loaded.open(path)));
+  return new Connection(loaded, guard(() => loaded.open(path)));
 }
 
 /** Prepared statements are kept per SQL text: the stores run a handful of statements, over and over. */
 const STATEMENT_CACHE_LIMIT = 100;
 
-class Connection implements SqliteConnection {
-  #statements = new Map<string, DriverStatement>();
+/** A statement, and its column names when its rows come as arrays. */
+interface Prepared {
+  statement: DriverStatement;
+  columns: string[] | undefined;
+}
 
-  constructor(private readonly database: DriverDatabase) {}
+class Connection implements SqliteConnection {
+  #statements = new Map<string, Prepared>();
+
+  constructor(private readonly driver: SqliteDriver, private readonly database: DriverDatabase) {}
 
   exec(sql: string): void {
     guard(() => this.database.exec(sql));
@@ -92,20 +108,22 @@ class Connection implements SqliteConnection {
 
   run(sql: string, params: readonly unknown[] = []): SqliteChanges {
     const values = bindable(params);
-    const result = guard(() => this.#statement(sql).run(...values));
+    const result = guard(() => this.#prepared(sql).statement.run(...values));
     return { changes: Number(result.changes), lastInsertRowid: Number(result.lastInsertRowid) };
   }
 
   all(sql: string, params: readonly unknown[] = []): SqliteRow[] {
     const values = bindable(params);
-    // node:sqlite's rows have a null prototype; callers get plain objects, as from better-sqlite3.
-    return guard(() => this.#statement(sql).all(...values)).map((row) => ({ ...row }));
+    const { statement, columns } = guard(() => this.#prepared(sql));
+    const rows = guard(() => statement.all(...values));
+    return rows.map((row) => plainRow(row, columns));
   }
 
   get(sql: string, params: readonly unknown[] = []): SqliteRow | undefined {
     const values = bindable(params);
-    const row = guard(() => this.#statement(sql).get(...values));
-    return row === undefined ? undefined : { ...row };
+    const { statement, columns } = guard(() => this.#prepared(sql));
+    const row = guard(() => statement.get(...values));
+    return row === undefined ? undefined : plainRow(row, columns);
   }
 
   close(): void {
@@ -113,15 +131,34 @@ class Connection implements SqliteConnection {
     guard(() => this.database.close());
   }
 
-  #statement(sql: string): DriverStatement {
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      statement = this.database.prepare(sql);
+  /**
+   * The statement of `sql`, prepared once. Its rows are read as arrays and made objects here when the driver
+   * allows, because that is faster than the drivers' own objects: 10 rows of 5 columns took 22 → 15 µs on Node
+   * (better-sqlite3) and 23 → 9 µs on Deno (node:sqlite's null-prototype objects, copied to plain ones) — a tenth
+   * to a fifth of goods' CPU per GET. Not for SQL with a `*`: its column names come from the table, and SQLite
+   * prepares a statement again after a schema change, so a renamed column would be read under its old name. Named
+   * in the SQL, a column's result name is the SQL's, and a renamed column fails the statement instead.
+   */
+  #prepared(sql: string): Prepared {
+    let prepared = this.#statements.get(sql);
+    if (!prepared) {
+      const statement = this.database.prepare(sql);
+      const columns = sql.includes("*") ? undefined : this.driver.readArrays(statement);
+      prepared = { statement, columns: columns?.length ? columns : undefined };
       if (this.#statements.size >= STATEMENT_CACHE_LIMIT) this.#statements.clear();
-      this.#statements.set(sql, statement);
+      this.#statements.set(sql, prepared);
     }
-    return statement;
+    return prepared;
   }
+}
+
+/** A row as a plain object (node:sqlite's objects have a null prototype; callers get what better-sqlite3 gives). */
+function plainRow(row: DriverRow, columns: string[] | undefined): SqliteRow {
+  if (columns === undefined) return { ...row as Record<string, SqliteValue> };
+  const values = row as SqliteValue[];
+  const object: SqliteRow = {};
+  for (let index = 0; index < columns.length; index++) object[columns[index]] = values[index];
+  return object;
 }
 
 /**
