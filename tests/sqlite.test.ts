@@ -156,31 +156,37 @@ describe("SQLite shared by processes", () => {
     await again.close();
   });
 
-  it("reads rows under their columns' current names after another process's schema change", async () => {
-    // Rows of a statement naming its columns are read as arrays under names kept from its first read (faster);
-    // a statement with `*` takes the driver's objects, whose names follow the table — except on Deno, whose
-    // node:sqlite keeps a statement's first names too (Deno 2.9: `b` still, after the rename), so `*` is not
-    // checked there.
-    const starFollowsTable = runtimeName !== "deno";
+  it("reads rows under their columns' current names after another connection's schema change", async () => {
+    // Rows of a statement naming its columns are read as arrays under names kept from its first read (faster); a
+    // statement with `*` takes the driver's objects, whose names follow the table. Deno's node:sqlite gives the
+    // first `*` read after another connection's schema change in the old shape (old names, no new column) and the
+    // next one right: there the second read is checked.
     const reader = await openSqliteDatabase(dataDir, "schema");
     const changer = await openSqliteDatabase(dataDir, "schema");
+    const star = async () => {
+      if (runtimeName === "deno") await reader.run("SELECT * FROM t");
+      return reader.run("SELECT * FROM t");
+    };
+    const named = "SELECT a, b, c AS see FROM t";
     try {
       await reader.run("CREATE TABLE t (a INTEGER, b TEXT, c TEXT)");
       await reader.run("INSERT INTO t VALUES (1, 'x', 'y')");
-      const plain = Object.getPrototypeOf({});
-      const named = await reader.run<Record<string, unknown>[]>("SELECT a, b, c AS see FROM t");
-      assert.deepEqual(named, [{ a: 1, b: "x", see: "y" }]);
-      assert.equal(Object.getPrototypeOf(named[0]), plain, "a plain object");
-      assert.deepEqual(await reader.run("SELECT * FROM t"), [{ a: 1, b: "x", c: "y" }]);
+      const rows = await reader.run<Record<string, unknown>[]>(named);
+      assert.deepEqual(rows, [{ a: 1, b: "x", see: "y" }]);
+      assert.equal(Object.getPrototypeOf(rows[0]), Object.prototype, "a plain object");
+      assert.deepEqual(await star(), [{ a: 1, b: "x", c: "y" }]);
+      // Still valid after a column is added: SQLite prepares it again, with the same columns.
+      await changer.run("ALTER TABLE t ADD COLUMN d INTEGER DEFAULT 4");
+      assert.deepEqual(await reader.run(named), [{ a: 1, b: "x", see: "y" }]);
+      assert.deepEqual(await star(), [{ a: 1, b: "x", c: "y", d: 4 }]);
+      // No longer valid after a column it names is renamed: it fails, rather than read under the old name.
       await changer.run("ALTER TABLE t RENAME COLUMN b TO bee");
       await assert.rejects(
-        reader.run("SELECT a, b, c AS see FROM t"),
+        reader.run(named),
         (error: StoreError) => /no such column: b/.test((error.cause as Error).message),
       );
-      if (starFollowsTable) assert.deepEqual(await reader.run("SELECT * FROM t"), [{ a: 1, bee: "x", c: "y" }]);
-      await changer.run("ALTER TABLE t ADD COLUMN d INTEGER DEFAULT 4");
+      assert.deepEqual(await star(), [{ a: 1, bee: "x", c: "y", d: 4 }]);
       assert.deepEqual(await reader.run("SELECT a, bee, c AS see, d FROM t"), [{ a: 1, bee: "x", see: "y", d: 4 }]);
-      if (starFollowsTable) assert.deepEqual(await reader.run("SELECT * FROM t"), [{ a: 1, bee: "x", c: "y", d: 4 }]);
     } finally {
       await reader.close();
       await changer.close();

@@ -4,9 +4,10 @@
  */
 import type { DriverDatabase, DriverStatement, SqliteDriver } from "./sqlite.ts";
 
-/** What better-sqlite3's Statement has beyond the common shape: `raw` is for statements that return rows only. */
+/** better-sqlite3's Statement beyond the common shape: `columns` and `raw` throw for one that returns no rows. */
 interface BetterStatement extends DriverStatement {
   readonly reader: boolean;
+  columns(): { name: string }[];
   raw(on: boolean): void;
 }
 
@@ -26,11 +27,10 @@ export async function betterSqliteDriver(): Promise<SqliteDriver> {
   }
   return {
     open: (path) => new Database(path),
-    readArrays(statement) {
+    arrayColumns(statement) {
       const better = statement as BetterStatement;
-      if (!better.reader) return undefined;
-      better.raw(true);
-      return better.columns().map((column) => column.name);
+      return better.reader ? better.columns().map((column) => column.name) : undefined;
     },
+    returnArrays: (statement) => (statement as BetterStatement).raw(true),
   };
 }

@@ -5,9 +5,10 @@
 import { runtimeName } from "./detect.ts";
 import type { DriverDatabase, DriverStatement, SqliteDriver } from "./sqlite.ts";
 
-/** node:sqlite's StatementSync beyond the common shape. */
+/** node:sqlite's StatementSync beyond the common shape: both methods are recent (Deno 2.5 had neither). */
 interface BuiltinStatement extends DriverStatement {
-  setReturnArrays(on: boolean): void;
+  columns?(): { name: string }[];
+  setReturnArrays?(on: boolean): void;
 }
 
 // A specifier in a variable: Node 20's types know no node:sqlite, and this file never runs on Node.
@@ -21,12 +22,11 @@ export async function builtinSqliteDriver(): Promise<SqliteDriver> {
     open: (path) => new DatabaseSync(path),
     // On Bun its own objects are the faster (10 rows of 5 columns: 6 µs with the copy to plain objects, 8 µs as
     // arrays made objects in JavaScript); on Deno arrays are (9 µs against 23).
-    readArrays: runtimeName === "bun" ? () => undefined : (statement) => {
+    arrayColumns(statement) {
       const builtin = statement as BuiltinStatement;
-      const columns = builtin.columns().map((column) => column.name);
-      if (columns.length === 0) return undefined;
-      builtin.setReturnArrays(true);
-      return columns;
+      if (runtimeName === "bun" || !builtin.columns || !builtin.setReturnArrays) return undefined;
+      return builtin.columns().map((column) => column.name);
     },
+    returnArrays: (statement) => (statement as BuiltinStatement).setReturnArrays!(true),
   };
 }

@@ -50,11 +50,12 @@ export class SqliteFailure extends Error {
 export interface SqliteDriver {
   open(path: string): DriverDatabase;
   /**
-   * Switches a statement to giving its rows as arrays, and gives its column names; undefined (nothing switched)
-   * when the statement returns no rows, or where this driver makes objects faster than JavaScript does (see
-   * Connection#prepared).
+   * The column names of a statement that returns rows, to read them as arrays; undefined when it returns none, or
+   * where this driver makes its objects faster than JavaScript does (see Connection#prepared).
    */
-  readArrays(statement: DriverStatement): string[] | undefined;
+  arrayColumns(statement: DriverStatement): string[] | undefined;
+  /** Switches a statement to giving its rows as arrays, in the order of `arrayColumns`. */
+  returnArrays(statement: DriverStatement): void;
 }
 
 export interface DriverDatabase {
@@ -70,7 +71,6 @@ export interface DriverStatement {
   run(...params: SqliteValue[]): { changes: number | bigint; lastInsertRowid: number | bigint };
   all(...params: SqliteValue[]): DriverRow[];
   get(...params: SqliteValue[]): DriverRow | undefined;
-  columns(): { name: string }[];
 }
 
 let driver: Promise<SqliteDriver> | undefined;
@@ -135,16 +135,20 @@ class Connection implements SqliteConnection {
    * The statement of `sql`, prepared once. Its rows are read as arrays and made objects here when the driver
    * allows, because that is faster than the drivers' own objects: 10 rows of 5 columns took 22 → 15 µs on Node
    * (better-sqlite3) and 23 → 9 µs on Deno (node:sqlite's null-prototype objects, copied to plain ones) — a tenth
-   * to a fifth of goods' CPU per GET. Not for SQL with a `*`: its column names come from the table, and SQLite
-   * prepares a statement again after a schema change, so a renamed column would be read under its old name. Named
-   * in the SQL, a column's result name is the SQL's, and a renamed column fails the statement instead.
+   * to a fifth of goods' CPU per GET. The names are kept from the first read, and SQLite prepares a statement again
+   * after a schema change, so not for SQL with a `*`, whose columns come from the table: an added or renamed column
+   * would be missed or read under its old name. A statement that names its columns keeps them, or fails once a
+   * column it names is renamed (only a rename that changes nothing but case would keep the old spelling here until
+   * the statement is prepared again). Nor for a column named `__proto__`, which an assignment cannot create.
    */
   #prepared(sql: string): Prepared {
     let prepared = this.#statements.get(sql);
     if (!prepared) {
       const statement = this.database.prepare(sql);
-      const columns = sql.includes("*") ? undefined : this.driver.readArrays(statement);
-      prepared = { statement, columns: columns?.length ? columns : undefined };
+      let columns = sql.includes("*") ? undefined : this.driver.arrayColumns(statement);
+      if (columns?.length === 0 || columns?.includes("__proto__")) columns = undefined;
+      if (columns !== undefined) this.driver.returnArrays(statement);
+      prepared = { statement, columns };
       if (this.#statements.size >= STATEMENT_CACHE_LIMIT) this.#statements.clear();
       this.#statements.set(sql, prepared);
     }

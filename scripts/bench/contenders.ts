@@ -76,6 +76,11 @@ export async function startPilcrowWorkers(runtime: RuntimeName, workers: number)
   const gate = pilcrow.processes.get("gate")!;
   const started = (entry: { event: string }) => /^worker \d+ started \(pid (\d+)/.exec(entry.event);
   await gate.waitFor(() => gate.entries.filter(started).length >= workers);
+  // Each worker connects to every service on its own: until the last has, a request it takes may find none.
+  const services = pilcrow.processes.size - 2;
+  await gate.waitFor(() =>
+    gate.entries.filter((entry) => entry.event === "instance connected").length >= services * workers
+  );
   const pids = gate.entries.map(started).filter((match) => match !== null).map((match) => Number(match[1]));
   const names = pids.map((_, index) => `worker ${index + 1}`);
   return {
