@@ -36,11 +36,12 @@ interface Replies {
   pending: PendingRequests<string, Msg>;
 }
 
-/** A request waiting in the outbox. */
+/** A request waiting in the outbox, with the replies it waits among (forgotten meanwhile, they failed it). */
 interface Outgoing {
   subject: string;
   text: string;
   token: string;
+  replies: Replies;
 }
 
 export class NatsBus {
@@ -141,13 +142,14 @@ export class NatsBus {
     }
     const token = nuid.next();
     const reply = replies.pending.wait(token, timeoutMs);
-    this.#outbox.add({ subject, text, token }, text.length);
+    this.#outbox.add({ subject, text, token, replies }, text.length);
     return reply;
   }
 
   #publishRequests(requests: Outgoing[]): boolean {
-    const { inbox, pending } = this.#replies!;
-    for (const { subject, text, token } of requests) {
+    for (const { subject, text, token, replies: { inbox, pending } } of requests) {
+      // Failed already (the connection closed, or the reply subscription was refused): not sent.
+      if (!pending.has(token)) continue;
       try {
         this.connection.publish(subject, text, { reply: `${inbox}.${token}` });
       } catch (error) {

@@ -61,6 +61,9 @@ export class NatsLink implements InstanceLink {
     if (!this.connected) return false;
     this.#bus.request(this.subject, JSON.stringify(packet), PING_TIMEOUT_MS).then(
       (message) => {
+        // A pong to a ping sent before the link went down says nothing of the link now (as on TCP, where it
+        // would have come on the connection that closed).
+        if (!this.#up) return;
         const answer = this.#received(message.data);
         if (answer) this.#events.unsolicited(answer.packet);
       },
@@ -134,6 +137,9 @@ export class NatsLink implements InstanceLink {
   #connect(): void {
     if (this.#closed || this.#up || !this.#bus.up) return;
     this.#up = true;
+    // Quiet since now, as a new TCP connection is: liveness counts from here, not from the epoch (a link never
+    // answered yet was taken for gone at its first check, before its first pong could come).
+    this.#lastReceivedAt = Date.now();
     this.#events.connected(this);
   }
 
