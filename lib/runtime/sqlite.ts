@@ -64,7 +64,7 @@ export interface DriverDatabase {
   close(): void;
 }
 
-/** A row as the driver gives it: an object by column name, or the values in column order (`readArrays`). */
+/** A row as the driver gives it: an object by column name, or the values in column order (`returnArrays`). */
 export type DriverRow = Record<string, SqliteValue> | SqliteValue[];
 
 export interface DriverStatement {
