@@ -19,6 +19,7 @@ const STATUS_OF: Record<MeshFailure, number> = {
   timeout: 504,
   lost: 502,
   "too-large": 502,
+  "request-too-large": 413,
 };
 
 /** For a 503 whose cause did not say: connections are remade within about a second. */

@@ -27,7 +27,9 @@ export type MeshFailure =
   /** The connection dropped while the request was in flight (and it was not safe to send again). */
   | "lost"
   /** The answer was larger than this node accepts. */
-  | "too-large";
+  | "too-large"
+  /** The request was larger than the mesh carries (a NATS server's max_payload); it was not sent. */
+  | "request-too-large";
 
 export class MeshError extends Error {
   override name = "MeshError";

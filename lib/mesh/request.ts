@@ -9,6 +9,7 @@ import {
   ConnectionLostError,
   NotConnectedError,
   RequestTimeoutError,
+  RequestTooLargeError,
   UnsendableError,
 } from "../tcp/errors.ts";
 import { closeSpan, openSpan, recording, SpanKind } from "../trace/spans.ts";
@@ -107,12 +108,19 @@ export async function sendRequest(
       refusal = { answer, retryAfter };
     } catch (error) {
       if (hop) closeSpan(hop, (error as Error).message);
-      if (error instanceof NotConnectedError) counts.requests--;
+      if (error instanceof NotConnectedError || error instanceof RequestTooLargeError) counts.requests--;
       else if (error instanceof RequestTimeoutError) counts.timeouts++;
       else counts.errors++;
       if (error instanceof RequestTimeoutError) {
         log.warn("timeout", route, instance.id, `${waitMs} ms`);
         throw new MeshError("timeout", `the service did not answer ${shown(method, uri)} within ${waitMs} ms`);
+      }
+      if (error instanceof RequestTooLargeError) {
+        // Not sent, and not sent elsewhere: every instance is behind the same limit. The caller's to make smaller.
+        throw new MeshError(
+          "request-too-large",
+          `the request for ${shown(method, uri)} is ${error.bytes} bytes, more than the mesh carries (${error.limit})`,
+        );
       }
       if (error instanceof AnswerTooLargeError) {
         // Not sent again: another instance would most likely answer the same.

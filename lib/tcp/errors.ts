@@ -28,6 +28,17 @@ export class UnsendableError extends Error {
   }
 }
 
+/**
+ * The request is larger than the way to the service carries (a NATS server's max_payload): it was not sent, and
+ * would be refused by every instance alike.
+ */
+export class RequestTooLargeError extends Error {
+  override name = "RequestTooLargeError";
+  constructor(readonly endpoint: string, readonly bytes: number, readonly limit: number) {
+    super(`the request for ${endpoint} is ${bytes} bytes, more than the ${limit} the mesh carries`);
+  }
+}
+
 /** The answer was larger than this side accepts: it was skipped, and only its request fails. */
 export class AnswerTooLargeError extends Error {
   override name = "AnswerTooLargeError";

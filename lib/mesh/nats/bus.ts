@@ -4,10 +4,11 @@
  * request.ts handles both meshes alike.
  */
 import { createInbox, type Msg, type NatsConnection, nuid, type Subscription } from "@nats-io/transport-node";
+import { Buffer } from "node:buffer";
 import type { Logger } from "../../log.ts";
 import { PendingRequests } from "../../pending-requests.ts";
 import { exit } from "../../runtime/mod.ts";
-import { ConnectionLostError } from "../../tcp/errors.ts";
+import { ConnectionLostError, RequestTooLargeError } from "../../tcp/errors.ts";
 import { WriteQueue } from "../../write-queue.ts";
 import type { InstanceLink, LinkEvents } from "../link.ts";
 import { connectNats } from "./connect.ts";
@@ -129,10 +130,17 @@ export class NatsBus {
 
   /**
    * Sends `text` to `subject` and waits for one reply: it fails with NoRespondersError when nobody subscribes,
-   * RequestTimeoutError past `timeoutMs`, or the reason NATS refused to send it (larger than the server takes,
-   * the connection closed).
+   * RequestTimeoutError past `timeoutMs`, RequestTooLargeError when it is larger than the server takes (its
+   * max_payload), or the reason NATS refused to send it (the connection closed).
    */
   request(subject: string, text: string, timeoutMs: number): Promise<Msg> {
+    const limit = this.connection.info?.max_payload;
+    // Refused here, with its size, and not by nats.js when the outbox is written, where it could only read as a
+    // request lost on the way. A character is at most 3 bytes of UTF-8: most texts need no count.
+    if (limit !== undefined && text.length * 3 > limit) {
+      const bytes = Buffer.byteLength(text, "utf8");
+      if (bytes > limit) return Promise.reject(new RequestTooLargeError(subject, bytes, limit));
+    }
     let replies: Replies;
     try {
       replies = this.#replies ??= this.#listenForReplies();

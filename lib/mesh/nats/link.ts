@@ -7,7 +7,13 @@
  * to another instance whatever its method — and the instance is reported gone (`vanished`) instead of waited for.
  */
 import { Backoff, RECONNECT_BACKOFF } from "../../backoff.ts";
-import { ConnectionLostError, NotConnectedError, RequestTimeoutError, UnsendableError } from "../../tcp/errors.ts";
+import {
+  ConnectionLostError,
+  NotConnectedError,
+  RequestTimeoutError,
+  RequestTooLargeError,
+  UnsendableError,
+} from "../../tcp/errors.ts";
 import { Answer } from "../../wire/answer.ts";
 import type { Packet } from "../../wire/packet.ts";
 import type { MeshAnswer } from "../core.ts";
@@ -103,9 +109,9 @@ export class NatsLink implements InstanceLink {
             // Delivered to nobody: safe to send elsewhere, whatever the method.
             fail(new NotConnectedError(this.subject));
             this.#gone();
-          } else if (error instanceof RequestTimeoutError) fail(error);
-          // Refused by nats.js (larger than the server's max_payload, a closed or draining connection), or the
-          // reply subscription is gone: whether the instance got it is unknown, as with a connection lost.
+          } else if (error instanceof RequestTimeoutError || error instanceof RequestTooLargeError) fail(error);
+          // Refused by nats.js (a closed or draining connection), or the reply subscription is gone: whether the
+          // instance got it is unknown, as with a connection lost.
           else fail(new UnsendableError(this.subject));
         },
       );
