@@ -116,7 +116,7 @@ export async function sendRequest(
         throw new MeshError("timeout", `the service did not answer ${shown(method, uri)} within ${waitMs} ms`);
       }
       if (error instanceof RequestTooLargeError) {
-        // Not sent, and not sent elsewhere: every instance is behind the same limit. The caller's to make smaller.
+        // Not sent, and not sent elsewhere: every instance on that NATS server is behind the same limit.
         throw new MeshError(
           "request-too-large",
           `the request for ${shown(method, uri)} is ${error.bytes} bytes, more than the mesh carries (${error.limit})`,
