@@ -63,7 +63,7 @@ export function joinMesh(options: MeshOptions): Mesh {
     tcp: options.tcp,
     heartbeatMs: options.heartbeatMs,
     secret: options.secret,
-    nats: nats && { bus: nats, vanished: (subject) => presence?.forget(subject) },
+    nats: nats && { bus: nats, vanished: (subject, sentAt) => presence?.forget(subject, sentAt) },
   });
   const registry: RegistryLink | undefined = options.distributor && linkToRegistry({
     distributor: options.distributor,

@@ -76,7 +76,7 @@ export interface InstancePoolOptions {
   secret?: string;
   tcp?: TcpImplementation;
   /** The NATS mesh, for instances listed with a subject; `vanished` hears of one that NATS says is gone. */
-  nats?: { bus: NatsBus; vanished(subject: string): void };
+  nats?: { bus: NatsBus; vanished(subject: string, sentAt: number): void };
 }
 
 /** Where a list of nodes comes from: a node may be on both meshes at once (a gateway moving a team over). */
@@ -331,7 +331,7 @@ export class InstancePool {
     const { log, tcp, secret, nats } = this.#options;
     if (node.subject) {
       if (!nats) throw new Error(`a NATS instance was listed to a node not on NATS: ${node.subject}`);
-      return nats.bus.link(node.subject, events, (link) => nats.vanished(link.subject));
+      return nats.bus.link(node.subject, events, (link, sentAt) => nats.vanished(link.subject, sentAt));
     }
     return new PacketClient({
       hostname: reachableHost(node.host!),

@@ -12,7 +12,7 @@ import { ConnectionLostError, RequestTooLargeError } from "../../tcp/errors.ts";
 import { WriteQueue } from "../../write-queue.ts";
 import type { InstanceLink, LinkEvents } from "../link.ts";
 import { connectNats } from "./connect.ts";
-import { NatsLink } from "./link.ts";
+import { NatsLink, type Vanished } from "./link.ts";
 import type { NatsSettings } from "./settings.ts";
 
 export type BusListener = (up: boolean) => void;
@@ -111,7 +111,7 @@ export class NatsBus {
   }
 
   /** The way to the instance answering on `subject`; `vanished` hears when NATS says nobody does any more. */
-  link(subject: string, events: LinkEvents, vanished: (link: NatsLink) => void): InstanceLink {
+  link(subject: string, events: LinkEvents, vanished: Vanished): InstanceLink {
     return new NatsLink(this, subject, events, vanished);
   }
 

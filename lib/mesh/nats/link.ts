@@ -20,6 +20,12 @@ import type { MeshAnswer } from "../core.ts";
 import type { InstanceLink, LinkEvents } from "../link.ts";
 import { type NatsBus, NoRespondersError } from "./bus.ts";
 
+/**
+ * Hears that NATS found nobody on the link's subject, for a request sent at `sentAt` (performance.now()): an
+ * announcement heard after it tells that the instance subscribed again meanwhile (presence.ts, forget).
+ */
+export type Vanished = (link: NatsLink, sentAt: number) => void;
+
 /** A ping waits this long for its pong: liveness, not this timeout, decides when an instance is gone. */
 const PING_TIMEOUT_MS = 10_000;
 const decoder = new TextDecoder();
@@ -28,7 +34,7 @@ export class NatsLink implements InstanceLink {
   readonly subject: string;
   #bus: NatsBus;
   #events: LinkEvents;
-  #vanished: (link: NatsLink) => void;
+  #vanished: Vanished;
   /** How each request in flight fails when the link goes down before its answer. */
   #pending = new Set<(error: Error) => void>();
   #up = false;
@@ -38,7 +44,7 @@ export class NatsLink implements InstanceLink {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #unwatch: (() => void) | undefined;
 
-  constructor(bus: NatsBus, subject: string, events: LinkEvents, vanished: (link: NatsLink) => void) {
+  constructor(bus: NatsBus, subject: string, events: LinkEvents, vanished: Vanished) {
     this.#bus = bus;
     this.subject = subject;
     this.#events = events;
@@ -65,6 +71,7 @@ export class NatsLink implements InstanceLink {
 
   send(packet: Packet): boolean {
     if (!this.connected) return false;
+    const sentAt = performance.now();
     this.#bus.request(this.subject, JSON.stringify(packet), PING_TIMEOUT_MS).then(
       (message) => {
         // A pong to a ping sent before the link went down says nothing of the link now (as on TCP, where it
@@ -75,7 +82,7 @@ export class NatsLink implements InstanceLink {
       },
       (error) => {
         // A pong that never comes is liveness's to judge; nobody subscribed means gone now.
-        if (error instanceof NoRespondersError) this.#gone();
+        if (error instanceof NoRespondersError) this.#gone(sentAt);
       },
     );
     return true;
@@ -89,6 +96,7 @@ export class NatsLink implements InstanceLink {
     } catch {
       return Promise.reject(new UnsendableError(this.subject));
     }
+    const sentAt = performance.now();
     return new Promise<MeshAnswer>((resolve, reject) => {
       const fail = (error: Error) => {
         this.#pending.delete(fail);
@@ -108,7 +116,7 @@ export class NatsLink implements InstanceLink {
           if (error instanceof NoRespondersError) {
             // Delivered to nobody: safe to send elsewhere, whatever the method.
             fail(new NotConnectedError(this.subject));
-            this.#gone();
+            this.#gone(sentAt);
           } else if (error instanceof RequestTimeoutError || error instanceof RequestTooLargeError) fail(error);
           // Refused by nats.js (a closed or draining connection), or the reply subscription is gone: whether the
           // instance got it is unknown, as with a connection lost.
@@ -161,10 +169,10 @@ export class NatsLink implements InstanceLink {
    * sent fails now rather than at its timeout — it was killed. (A draining instance unsubscribes only once it has
    * nothing in flight and nobody has sent it anything for a while: kit.ts, NATS_LEAVE_SETTLE_MS.)
    */
-  #gone(): void {
+  #gone(sentAt: number): void {
     if (this.#closed) return;
     this.#down(new Error("no responders"));
-    this.#vanished(this);
+    this.#vanished(this, sentAt);
   }
 
   /** An answer (read by its head when it can be: wire/answer.ts), or undefined (logged) when it is no JSON object. */

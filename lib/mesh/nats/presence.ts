@@ -35,8 +35,11 @@ export interface PresenceOptions {
 }
 
 export interface Presence {
-  /** An instance found gone by its link: dropped until it announces itself again. */
-  forget(subject: string): void;
+  /**
+   * An instance found gone by its link, for a request sent at `sentAt` (performance.now()): dropped until it
+   * announces itself again.
+   */
+  forget(subject: string, sentAt: number): void;
   /** Announces that this node serves nothing any more (others stop sending it new requests). */
   leave(): void;
   close(): void;
@@ -47,6 +50,8 @@ export function joinPresence(options: PresenceOptions): Presence {
   const { log } = bus;
   let self = options.self;
   const nodes = new Map<string, NodeInfo>();
+  /** When each listed instance was last heard from (performance.now()). */
+  const heardAt = new Map<string, number>();
   const subscriptions: Subscription[] = [];
 
   const announcement = () => JSON.stringify(self);
@@ -71,10 +76,11 @@ export function joinPresence(options: PresenceOptions): Presence {
     if (entry.subject === self?.subject) return;
     const known = nodes.get(entry.subject);
     if (entry.urls.length === 0) {
+      heardAt.delete(entry.subject);
       if (!nodes.delete(entry.subject)) return;
-    } else if (known && sameRoutes(known, entry)) {
-      return;
     } else {
+      heardAt.set(entry.subject, performance.now());
+      if (known && sameRoutes(known, entry)) return;
       nodes.set(entry.subject, {
         port: 0,
         name: entry.name,
@@ -109,8 +115,15 @@ export function joinPresence(options: PresenceOptions): Presence {
   });
   const timer = setInterval(announce, REANNOUNCE_MS).unref();
   return {
-    forget(subject) {
+    forget(subject, sentAt) {
       if (nodes.delete(subject)) changed();
+      // Heard from after that request left: it subscribed again meanwhile. When NATS comes back, a node's first
+      // ping can find an instance still reconnecting, and its announcement, read in the same batch as the "no
+      // responders", be handled first. Dropped all the same (its link is gone), it is asked back at once by a hello
+      // instead of waiting for its next announcement (REANNOUNCE_MS).
+      const heard = heardAt.get(subject);
+      heardAt.delete(subject);
+      if (heard !== undefined && heard >= sentAt) hello();
     },
     leave() {
       if (!self) return;
