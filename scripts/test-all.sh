@@ -28,7 +28,7 @@ stage build npm run --silent build
 stage "deno check" "$bin/deno" check mod.ts lib services bin tests scripts examples
 stage dprint "$bin/dprint" check
 # Two test files at a time on each runtime: most of a test's time is spent waiting on the processes it starts, and
-# one at a time took the whole check to 29 minutes on 2 cores. TEST_JOBS=1 runs them one by one.
+# one at a time took the whole check to 27 minutes on 2 cores. TEST_JOBS=1 runs them one by one.
 jobs=${TEST_JOBS:-2}
 stage node "$bin/tsx" --test --test-concurrency="$jobs" "${tests[@]}"
 stage bun "$bin/bun" test --timeout 120000 --parallel="$jobs" "${tests[@]/#/./}"

@@ -1,12 +1,15 @@
 /**
  * A request larger than the NATS server carries (its max_payload, here a private server's 4 KB): the gateway says so
  * at once with a 413 naming the limit, sends it to no instance, stores nothing, and goes on serving. Counted in bytes
- * of UTF-8, not characters. An answer too large for it comes back as a failure saying so.
+ * of UTF-8, not characters; a gateway on both meshes sends it to an instance over TCP instead. An answer too large
+ * for NATS comes back as a failure saying so.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { BookPeer, registration } from "./support/book-peer.ts";
+import { answer, startBookService } from "./support/book-service.ts";
 import { type PrivateNats, skipWithoutNats, startPrivateNats } from "./support/private-nats.ts";
-import { eventually } from "./support/processes.ts";
+import { eventually, type RunningProcess, startProcess, stopAll } from "./support/processes.ts";
 import { call, type MeshSystem, newMeshName, startNatsSystem } from "./support/system.ts";
 
 const MAX_PAYLOAD = 4096;
@@ -55,6 +58,39 @@ describe("a request larger than the NATS server's max_payload", { skip: skipWith
     const results = (list.body as { results: { description: string }[] }).results;
     assert.deepEqual(results.map((row) => row.description), ["small"]);
     for (const node of system.all()) assert.ok(node.running, `${node.name} still runs`);
+  });
+
+  it("on a gateway on both meshes, goes to an instance over TCP, which can take it", async () => {
+    const env = { PILCROW_MESH_NAME: newMeshName() };
+    const distributor = await startProcess("distributor.ts", ["0"]);
+    const book = await startBookService((packet, socket) => socket.write(answer(packet, { pid: "book" })));
+    let node: BookPeer | undefined;
+    const processes: RunningProcess[] = [distributor];
+    try {
+      const both = ["--distributor", `127.0.0.1:${distributor.port}`, "--mesh", nats.url];
+      const gate = await startProcess("gate.ts", ["0", ...both], { env });
+      processes.push(gate);
+      processes.push(await startProcess("tests/support/who-service.ts", ["0", "--mesh", nats.url], { env }));
+      node = await BookPeer.connect(distributor.port);
+      node.send(registration("who", book.port, ["GET/who", "POST/who"]));
+      await gate.waitFor(() => gate.entries.filter((entry) => entry.event === "instance connected").length >= 2);
+      const bothMeshes = { url: `http://127.0.0.1:${gate.port}` } as MeshSystem;
+      // Round robin offers the NATS instance every other time: each of these goes to the book's instance instead.
+      for (let index = 0; index < 4; index++) {
+        const posted = await call(bothMeshes, "POST", "/who", { pad: "x".repeat(MAX_PAYLOAD) });
+        assert.equal(posted.status, 200, JSON.stringify(posted.body));
+        assert.equal((posted.body as { pid: unknown }).pid, "book");
+      }
+      const small = new Set<unknown>();
+      for (let index = 0; index < 4; index++) {
+        small.add(((await call(bothMeshes, "GET", "/who")).body as { pid: unknown }).pid);
+      }
+      assert.equal(small.size, 2, "small requests still go to both");
+    } finally {
+      node?.close();
+      await book.close();
+      await stopAll(processes.reverse());
+    }
   });
 
   it("an answer larger than the server carries comes back as a failure saying so, not a timeout", async () => {

@@ -37,6 +37,10 @@ describe("the NATS mesh's table of instances", { skip: skipWithoutNats }, () => 
       connectToMesh(settings, log, "goods"),
     ]);
     subject = instance.instanceSubject(crypto.randomUUID());
+    // The instance first, so that the listener hears of it once (the answer to its hello), and nothing of it comes
+    // late into the tests below.
+    announcing = joinPresence({ bus: instance, self: { subject, name: "goods", urls: ["GET/goods"], pilcrow: 1 } });
+    await instance.connection.flush();
     listening = joinPresence({
       bus: listener,
       notified: (nodes) => {
@@ -44,7 +48,6 @@ describe("the NATS mesh's table of instances", { skip: skipWithoutNats }, () => 
         history.push(listed());
       },
     });
-    announcing = joinPresence({ bus: instance, self: { subject, name: "goods", urls: ["GET/goods"], pilcrow: 1 } });
     await eventually(() => listed() || undefined, 5000, "the instance listed");
   });
 

@@ -144,6 +144,10 @@ export class LogShipper {
         if (NOT_SENT.has(failure)) {
           this.#droppedUnsent += dropped;
           this.#hold(batch);
+        } else if (failure === "request-too-large") {
+          // Larger than the NATS server takes (a max_payload below the batch's size): it would be again.
+          this.#droppedUnsent += dropped;
+          this.#drop(batch.length, "larger than the mesh carries (not sent)");
         } else this.#drop(batch.length, `${failure} (perhaps written)`);
         return false;
       },

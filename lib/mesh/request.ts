@@ -69,6 +69,8 @@ export async function sendRequest(
   let pilcrowOnly = false;
   /** Whether a connection dropped with the request on it: until then, every instance tried was never sent it. */
   let lostOne = false;
+  /** Set when a NATS instance could not be sent the request for its size: one over TCP may still take it. */
+  let tooLarge: RequestTooLargeError | undefined;
   for (;;) {
     const instance = pool.pick(route, tried);
     if (instance === UNKNOWN_ROUTE) throw new MeshError("unknown-route", `no service serves ${shown(method, uri)}`);
@@ -79,6 +81,14 @@ export async function sendRequest(
     }
     if (instance === NO_LIVE_INSTANCE) {
       if (refusal) throw new MeshError("busy", busyMessage(refusal.answer.packet), refusal.retryAfter, refusal.answer);
+      if (tooLarge && !lostOne) {
+        throw new MeshError(
+          "request-too-large",
+          `the request for ${
+            shown(method, uri)
+          } is ${tooLarge.bytes} bytes, more than the mesh carries (${tooLarge.limit})`,
+        );
+      }
       if (!lostOne) {
         throw new MeshError(
           "no-instance",
@@ -115,21 +125,17 @@ export async function sendRequest(
         log.warn("timeout", route, instance.id, `${waitMs} ms`);
         throw new MeshError("timeout", `the service did not answer ${shown(method, uri)} within ${waitMs} ms`);
       }
-      if (error instanceof RequestTooLargeError) {
-        // Not sent, and not sent elsewhere: every instance on that NATS server is behind the same limit.
-        throw new MeshError(
-          "request-too-large",
-          `the request for ${shown(method, uri)} is ${error.bytes} bytes, more than the mesh carries (${error.limit})`,
-        );
-      }
+      // Not sent for its size: the other instances are tried, though only those over TCP (a gateway on both
+      // meshes) can take it; with none, it fails as too large (above).
+      if (error instanceof RequestTooLargeError) tooLarge = error;
       if (error instanceof AnswerTooLargeError) {
         // Not sent again: another instance would most likely answer the same.
         log.warn("answer too large", route, instance.id, error.message);
         throw new MeshError("too-large", `the service's answer to ${shown(method, uri)} was too large to pass on`);
       }
-      // Not connected (it went between the pick and the send, or NATS found nobody on its subject): nothing was
-      // sent, so any request may go on.
-      if (!(error instanceof NotConnectedError)) {
+      // Not connected (it went between the pick and the send, or NATS found nobody on its subject), or too large
+      // for NATS: nothing was sent, so any request may go on.
+      if (!(error instanceof NotConnectedError || error instanceof RequestTooLargeError)) {
         if (!(error instanceof ConnectionLostError || error instanceof UnsendableError)) throw error;
         log.warn("connection lost", route, instance.id);
         lostOne = true;

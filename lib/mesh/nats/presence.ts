@@ -7,7 +7,7 @@
  * links: NATS answers "no responders" (forget) or heartbeats go unanswered (the pool's liveness).
  */
 import type { Msg, Subscription } from "@nats-io/transport-node";
-import { clearInterval, setInterval } from "node:timers";
+import { clearInterval, setImmediate, setInterval } from "node:timers";
 import * as v from "valibot";
 import { MAX_REGISTRATION_BYTES, MAX_URL_LENGTH, MAX_URLS } from "../../wire/node-info.ts";
 import type { NodeInfo } from "../../wire/packet.ts";
@@ -104,6 +104,17 @@ export function joinPresence(options: PresenceOptions): Presence {
     subscriptions.push(bus.subscribe(inbox, heard));
   }
   const hello = () => inbox !== undefined && bus.publish(bus.helloSubject, "", inbox);
+  // One hello for every instance asked back in one turn: NATS coming back can find many gone at once, and each
+  // hello brings an answer from every instance.
+  let helloQueued = false;
+  const helloSoon = () => {
+    if (helloQueued) return;
+    helloQueued = true;
+    setImmediate(() => {
+      helloQueued = false;
+      hello();
+    });
+  };
   // No flush needed: a connection's messages reach its server in order, so every subscription (the instance's own
   // subject included, made before) is there before anyone hears of it.
   announce();
@@ -123,7 +134,7 @@ export function joinPresence(options: PresenceOptions): Presence {
       // instead of waiting for its next announcement (REANNOUNCE_MS).
       const heard = heardAt.get(subject);
       heardAt.delete(subject);
-      if (heard !== undefined && heard >= sentAt) hello();
+      if (heard !== undefined && heard >= sentAt) helloSoon();
     },
     leave() {
       if (!self) return;
