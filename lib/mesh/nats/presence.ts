@@ -7,7 +7,7 @@
  * links: NATS answers "no responders" (forget) or heartbeats go unanswered (the pool's liveness).
  */
 import type { Msg, Subscription } from "@nats-io/transport-node";
-import { clearInterval, setImmediate, setInterval } from "node:timers";
+import { clearImmediate, clearInterval, setImmediate, setInterval } from "node:timers";
 import * as v from "valibot";
 import { MAX_REGISTRATION_BYTES, MAX_URL_LENGTH, MAX_URLS } from "../../wire/node-info.ts";
 import type { NodeInfo } from "../../wire/packet.ts";
@@ -37,7 +37,7 @@ export interface PresenceOptions {
 export interface Presence {
   /**
    * An instance found gone by its link, for a request sent at `sentAt` (performance.now()): dropped until it
-   * announces itself again.
+   * announces itself again, or asked back at once when it was heard from after that request left.
    */
   forget(subject: string, sentAt: number): void;
   /** Announces that this node serves nothing any more (others stop sending it new requests). */
@@ -106,12 +106,10 @@ export function joinPresence(options: PresenceOptions): Presence {
   const hello = () => inbox !== undefined && bus.publish(bus.helloSubject, "", inbox);
   // One hello for every instance asked back in one turn: NATS coming back can find many gone at once, and each
   // hello brings an answer from every instance.
-  let helloQueued = false;
+  let helloQueued: ReturnType<typeof setImmediate> | undefined;
   const helloSoon = () => {
-    if (helloQueued) return;
-    helloQueued = true;
-    setImmediate(() => {
-      helloQueued = false;
+    helloQueued ??= setImmediate(() => {
+      helloQueued = undefined;
       hello();
     });
   };
@@ -143,6 +141,8 @@ export function joinPresence(options: PresenceOptions): Presence {
     },
     close() {
       clearInterval(timer);
+      // Not after the connection is closed, where publishing throws.
+      clearImmediate(helloQueued);
       unwatch();
       for (const subscription of subscriptions) subscription.unsubscribe();
     },
